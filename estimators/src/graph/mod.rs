@@ -1,0 +1,1 @@
+//! Causal graphs (being written).

@@ -1,0 +1,1 @@
+//! Identification (being written).

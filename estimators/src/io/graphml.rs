@@ -1,0 +1,1 @@
+//! GraphML (being written).

@@ -1,0 +1,3 @@
+//! Reading and writing model documents.
+
+pub mod graphml;

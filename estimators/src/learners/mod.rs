@@ -1,0 +1,3 @@
+//! Nuisance learners.
+
+pub mod forest;
