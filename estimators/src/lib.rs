@@ -23,5 +23,6 @@ pub mod io;
 pub mod learners;
 pub mod linalg;
 pub mod refute;
+pub mod stats;
 
 pub use error::{Error, Result};

@@ -1,1 +1,394 @@
-//! Refuters.
+//! Refuters: checks that try to break an estimate, each reporting its numbers and
+//! whether the estimate survived.
+//!
+//! | refuter | what it does | passes when |
+//! |---|---|---|
+//! | placebo treatment | re-estimates with the treatment randomly permuted | the placebo effects average to zero (p ≥ 0.05) |
+//! | random common cause | adds an independent random covariate | the estimate moves by less than one standard error |
+//! | data subset | re-estimates on random 80% subsets | their mean is within one standard error |
+//! | bootstrap | resamples rows (units, for panels) with replacement | the percentile interval holds the estimate and the bootstrap spread is within ×2 of the reported standard error |
+//! | E-value | how strong an unobserved confounder would have to be | the interval excludes zero (E-value of its bound > 1) |
+//!
+//! A refuter can only fail to break an estimate; passing them all is evidence, not
+//! proof. Replications run in parallel and are seeded, so results are reproducible.
+
+use std::collections::BTreeMap;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::estimate::{EffectSpec, Estimate, Estimator, Method};
+use crate::stats::{mean_and_variance, quantile, two_sided_p};
+
+/// The refuters, as named in reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refuter {
+    PlaceboTreatment,
+    RandomCommonCause,
+    DataSubset,
+    Bootstrap,
+    EValue,
+}
+
+/// The outcome of one refuter.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Refutation {
+    /// Which refuter ran.
+    pub refuter: Refuter,
+    /// The original estimate.
+    pub estimated: f64,
+    /// The effect under the refuter's perturbation (placebo mean, subset mean, …);
+    /// absent for the E-value, which is not an effect.
+    pub new_effect: Option<f64>,
+    /// A p-value where the refuter has one.
+    pub p_value: Option<f64>,
+    /// Other numbers: bootstrap interval, E-values, number of replications.
+    pub numbers: BTreeMap<String, f64>,
+    /// Whether the estimate survived.
+    pub passed: bool,
+    /// One sentence for people.
+    pub summary: String,
+}
+
+/// How much work the refuters do.
+#[derive(Clone, Debug)]
+pub struct RefuteOptions {
+    /// Permutations for the placebo refuter.
+    pub placebo_runs: usize,
+    /// Random covariates drawn for the random-common-cause refuter.
+    pub common_cause_runs: usize,
+    /// Subsets for the data-subset refuter.
+    pub subset_runs: usize,
+    /// Share of rows in each subset.
+    pub subset_fraction: f64,
+    /// Bootstrap resamples.
+    pub bootstrap_runs: usize,
+    /// Seed for every random draw.
+    pub seed: u64,
+}
+
+impl Default for RefuteOptions {
+    fn default() -> Self {
+        RefuteOptions {
+            placebo_runs: 20,
+            common_cause_runs: 10,
+            subset_runs: 10,
+            subset_fraction: 0.8,
+            bootstrap_runs: 100,
+            seed: 0,
+        }
+    }
+}
+
+/// Runs every refuter that applies to `estimator` (the placebo refuter does not
+/// apply to instrumental variables: a permuted treatment has no first stage).
+pub fn refute_all(
+    data: &Dataset,
+    spec: &EffectSpec,
+    estimator: &Estimator,
+    estimate: &Estimate,
+    options: &RefuteOptions,
+) -> Result<Vec<Refutation>> {
+    let mut out = Vec::new();
+    if estimator.method() != Method::Iv {
+        out.push(placebo_treatment(data, spec, estimator, estimate, options)?);
+    }
+    out.push(random_common_cause(data, spec, estimator, estimate, options)?);
+    out.push(data_subset(data, spec, estimator, estimate, options)?);
+    out.push(bootstrap(data, spec, estimator, estimate, options)?);
+    out.push(e_value(data, spec, estimate)?);
+    Ok(out)
+}
+
+/// Runs `runs` replications in parallel, each with its own seeded RNG, and
+/// returns their estimates.
+fn replicate(
+    runs: usize,
+    seed: u64,
+    estimator: &Estimator,
+    one: impl Fn(&mut ChaCha8Rng, &Estimator) -> Result<f64> + Sync,
+) -> Result<Vec<f64>> {
+    if runs < 2 {
+        return Err(Error::invalid_input("a refuter needs at least 2 runs"));
+    }
+    (0..runs)
+        .into_par_iter()
+        .map(|r| {
+            let run_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r as u64 + 1);
+            let mut rng = ChaCha8Rng::seed_from_u64(run_seed);
+            one(&mut rng, &estimator.reseeded(run_seed))
+        })
+        .collect()
+}
+
+/// Permutes the treatment: any effect that remains is an artefact of the method.
+pub fn placebo_treatment(
+    data: &Dataset,
+    spec: &EffectSpec,
+    estimator: &Estimator,
+    estimate: &Estimate,
+    options: &RefuteOptions,
+) -> Result<Refutation> {
+    let treatment = data.column(&spec.treatment)?.values.clone();
+    let effects = replicate(options.placebo_runs, options.seed, estimator, |rng, estimator| {
+        let mut permuted = treatment.clone();
+        permuted.shuffle(rng);
+        let placebo = data.replace_values(&spec.treatment, permuted)?;
+        Ok(estimator.estimate(&placebo, spec)?.estimate)
+    })?;
+    let (mean, variance) = mean_and_variance(effects.iter().copied());
+    let runs = effects.len() as f64;
+    let p_value = two_sided_p(mean / (variance / runs).sqrt().max(f64::MIN_POSITIVE));
+    let as_extreme = effects
+        .iter()
+        .filter(|e| e.abs() >= estimate.estimate.abs())
+        .count();
+    let permutation_p = (1 + as_extreme) as f64 / (runs + 1.0);
+    let passed = p_value >= 0.05;
+    Ok(Refutation {
+        refuter: Refuter::PlaceboTreatment,
+        estimated: estimate.estimate,
+        new_effect: Some(mean),
+        p_value: Some(p_value),
+        numbers: BTreeMap::from([
+            ("runs".into(), runs),
+            ("placebo_sd".into(), variance.sqrt()),
+            ("permutation_p_value".into(), permutation_p),
+        ]),
+        passed,
+        summary: format!(
+            "with `{}` randomly permuted the effect averages {mean:.4} over {runs} runs ({}); the real estimate is {} (permutation p = {permutation_p:.3})",
+            spec.treatment,
+            if passed { "indistinguishable from zero" } else { "NOT zero: the method finds effects where there are none" },
+            format_number(estimate.estimate),
+        ),
+    })
+}
+
+/// Adds an independent standard-normal covariate: a valid estimate should not move.
+pub fn random_common_cause(
+    data: &Dataset,
+    spec: &EffectSpec,
+    estimator: &Estimator,
+    estimate: &Estimate,
+    options: &RefuteOptions,
+) -> Result<Refutation> {
+    let name = unused_name(data, "random_common_cause");
+    let mut augmented_spec = spec.clone();
+    augmented_spec.covariates.push(name.clone());
+    let effects = replicate(options.common_cause_runs, options.seed ^ 1, estimator, |rng, estimator| {
+        let noise: Vec<f64> = (0..data.n_rows())
+            .map(|_| rng.sample(rand_distr::StandardNormal))
+            .collect();
+        let augmented = data.with_column(&name, noise)?;
+        Ok(estimator.estimate(&augmented, &augmented_spec)?.estimate)
+    })?;
+    stability_refutation(Refuter::RandomCommonCause, estimate, &effects, "adding a random common cause")
+}
+
+/// Re-estimates on random subsets of the rows.
+pub fn data_subset(
+    data: &Dataset,
+    spec: &EffectSpec,
+    estimator: &Estimator,
+    estimate: &Estimate,
+    options: &RefuteOptions,
+) -> Result<Refutation> {
+    if !(0.1..1.0).contains(&options.subset_fraction) {
+        return Err(Error::invalid_input(format!(
+            "the subset fraction must be in [0.1, 1), got {}",
+            options.subset_fraction
+        )));
+    }
+    let n = data.n_rows();
+    let size = ((n as f64) * options.subset_fraction).round() as usize;
+    let effects = replicate(options.subset_runs, options.seed ^ 2, estimator, |rng, estimator| {
+        let mut rows: Vec<usize> = (0..n).collect();
+        rows.shuffle(rng);
+        rows.truncate(size);
+        rows.sort_unstable();
+        Ok(estimator.estimate(&data.select_rows(&rows), spec)?.estimate)
+    })?;
+    stability_refutation(
+        Refuter::DataSubset,
+        estimate,
+        &effects,
+        &format!("re-estimating on {:.0}% subsets", 100.0 * options.subset_fraction),
+    )
+}
+
+/// Shared verdict of the refuters whose perturbation should leave the estimate
+/// where it was: the mean of the perturbed estimates within one standard error.
+fn stability_refutation(refuter: Refuter, estimate: &Estimate, effects: &[f64], what: &str) -> Result<Refutation> {
+    let (mean, variance) = mean_and_variance(effects.iter().copied());
+    let shift = (mean - estimate.estimate) / estimate.std_error;
+    let passed = shift.abs() <= 1.0;
+    Ok(Refutation {
+        refuter,
+        estimated: estimate.estimate,
+        new_effect: Some(mean),
+        p_value: None,
+        numbers: BTreeMap::from([
+            ("runs".into(), effects.len() as f64),
+            ("sd".into(), variance.sqrt()),
+            ("shift_in_std_errors".into(), shift),
+        ]),
+        passed,
+        summary: format!(
+            "{what} gives {} on average, {:.2} standard errors from the estimate ({})",
+            format_number(mean),
+            shift.abs(),
+            if passed { "stable" } else { "NOT stable" }
+        ),
+    })
+}
+
+/// Resamples rows with replacement (whole units for a panel) and reports the
+/// percentile interval.
+pub fn bootstrap(
+    data: &Dataset,
+    spec: &EffectSpec,
+    estimator: &Estimator,
+    estimate: &Estimate,
+    options: &RefuteOptions,
+) -> Result<Refutation> {
+    let n = data.n_rows();
+    let panel_unit = match estimator {
+        Estimator::Did { unit: Some(unit), .. } => Some(unit.clone()),
+        _ => None,
+    };
+    let unit_rows: Vec<Vec<usize>> = match &panel_unit {
+        Some(unit) => {
+            let values = &data.column(unit)?.values;
+            let mut groups: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+            for (i, v) in values.iter().enumerate() {
+                groups.entry(v.to_bits()).or_default().push(i);
+            }
+            groups.into_values().collect()
+        }
+        None => Vec::new(),
+    };
+    let mut effects = replicate(options.bootstrap_runs, options.seed ^ 3, estimator, |rng, estimator| {
+        let resampled = match &panel_unit {
+            // Drawn units get fresh ids so a unit drawn twice counts as two units.
+            Some(unit) => {
+                let mut rows = Vec::with_capacity(n);
+                let mut ids = Vec::with_capacity(n);
+                for draw in 0..unit_rows.len() {
+                    let group = &unit_rows[rng.gen_range(0..unit_rows.len())];
+                    rows.extend_from_slice(group);
+                    ids.extend(std::iter::repeat_n(draw as f64, group.len()));
+                }
+                data.select_rows(&rows).replace_values(unit, ids)?
+            }
+            None => {
+                let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+                data.select_rows(&rows)
+            }
+        };
+        Ok(estimator.estimate(&resampled, spec)?.estimate)
+    })?;
+    let (_, variance) = mean_and_variance(effects.iter().copied());
+    let bootstrap_se = variance.sqrt();
+    let low = quantile(&mut effects, 0.025);
+    let high = quantile(&mut effects, 0.975);
+    let median = quantile(&mut effects, 0.5);
+    let ratio = bootstrap_se / estimate.std_error;
+    let contains = low <= estimate.estimate && estimate.estimate <= high;
+    let passed = contains && (0.5..=2.0).contains(&ratio);
+    Ok(Refutation {
+        refuter: Refuter::Bootstrap,
+        estimated: estimate.estimate,
+        new_effect: Some(median),
+        p_value: None,
+        numbers: BTreeMap::from([
+            ("runs".into(), effects.len() as f64),
+            ("ci_low".into(), low),
+            ("ci_high".into(), high),
+            ("std_error".into(), bootstrap_se),
+            ("std_error_ratio".into(), ratio),
+        ]),
+        passed,
+        summary: format!(
+            "bootstrap 95% interval [{}, {}] over {} resamples{}; its spread is {ratio:.2}× the reported standard error ({})",
+            format_number(low),
+            format_number(high),
+            effects.len(),
+            if panel_unit.is_some() { " of units" } else { "" },
+            if passed { "consistent" } else { "NOT consistent" }
+        ),
+    })
+}
+
+/// The E-value (VanderWeele & Ding 2017): the minimum strength of association, on
+/// the risk-ratio scale, that an unobserved confounder would need with both the
+/// treatment and the outcome to explain the estimate away. For a continuous outcome
+/// the effect is first standardised by the outcome's standard deviation and turned
+/// into an approximate risk ratio, RR ≈ exp(0.91 · d).
+pub fn e_value(data: &Dataset, spec: &EffectSpec, estimate: &Estimate) -> Result<Refutation> {
+    let y = data.numeric(&spec.outcome)?;
+    let (_, variance) = mean_and_variance(y.iter().copied());
+    let sd = variance.sqrt();
+    if sd == 0.0 {
+        return Err(Error::invalid_data(format!("outcome `{}` is constant", spec.outcome)));
+    }
+    let for_effect = |effect: f64| {
+        let rr = (0.91 * effect / sd).exp();
+        let rr = if rr < 1.0 { 1.0 / rr } else { rr };
+        rr + (rr * (rr - 1.0)).sqrt()
+    };
+    let point = for_effect(estimate.estimate);
+    // The interval bound nearest to zero; an interval that holds zero needs no confounding.
+    let bound = if estimate.ci_low <= 0.0 && estimate.ci_high >= 0.0 {
+        0.0
+    } else if estimate.estimate > 0.0 {
+        estimate.ci_low
+    } else {
+        estimate.ci_high
+    };
+    let interval = for_effect(bound);
+    let passed = interval > 1.0;
+    Ok(Refutation {
+        refuter: Refuter::EValue,
+        estimated: estimate.estimate,
+        new_effect: None,
+        p_value: None,
+        numbers: BTreeMap::from([
+            ("e_value".into(), point),
+            ("e_value_ci".into(), interval),
+        ]),
+        passed,
+        summary: if passed {
+            format!(
+                "to explain the effect away, an unobserved confounder would need a risk ratio of {point:.2} with both `{}` and `{}` ({interval:.2} to move the interval to zero)",
+                spec.treatment, spec.outcome
+            )
+        } else {
+            "the interval already includes zero, so no unobserved confounding is needed to explain it away".to_string()
+        },
+    })
+}
+
+fn unused_name(data: &Dataset, base: &str) -> String {
+    let names = data.column_names();
+    (0..)
+        .map(|i| if i == 0 { base.to_string() } else { format!("{base}_{i}") })
+        .find(|candidate| !names.contains(candidate))
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// Numbers in summaries: four significant digits, no exponent for everyday sizes.
+fn format_number(value: f64) -> String {
+    if value != 0.0 && (value.abs() >= 1e6 || value.abs() < 1e-3) {
+        format!("{value:.3e}")
+    } else {
+        let decimals = (3 - value.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{value:.decimals$}")
+    }
+}
