@@ -1,0 +1,4 @@
+//! Causeway's application layer: the command line today; the server, stores and
+//! chat build on it.
+
+pub mod cli;
