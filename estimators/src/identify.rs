@@ -173,6 +173,22 @@ const FRONTDOOR_SIZE_CAP: usize = 3;
 /// latent; [`Error::NotIdentified`] when no strategy works, naming what blocks each.
 /// A graph without any directed path from treatment to outcome is not an error: the
 /// result says so in [`IdentifiedEstimand::no_causal_path`].
+///
+/// ```
+/// use causeway_estimators::graph::CausalGraph;
+/// use causeway_estimators::identify::{identify, IdentifyOptions, Strategy};
+///
+/// let graph = CausalGraph::parse_edge_list("age -> treat, age -> re78, treat -> re78")?;
+/// let estimand = identify(&graph, "treat", "re78", IdentifyOptions::default())?;
+/// assert_eq!(estimand.backdoor, Some(vec!["age".to_string()]));
+/// assert!(estimand.assumptions(Strategy::Backdoor)
+///     .contains(&"conditioning on age blocks every backdoor path from treat to re78".into()));
+///
+/// let confounded = CausalGraph::parse_edge_list("treat <-> re78, treat -> re78")?;
+/// let error = identify(&confounded, "treat", "re78", IdentifyOptions::default()).unwrap_err();
+/// assert!(error.to_string().contains("treat <- U_treat_re78 -> re78 runs through unobserved"));
+/// # Ok::<(), causeway_estimators::Error>(())
+/// ```
 pub fn identify(
     graph: &CausalGraph,
     treatment: &str,

@@ -70,6 +70,17 @@ impl CausalGraph {
     /// # Errors
     /// [`Error::Parse`] with file `<edges>`, the line of the offending token and a
     /// message naming it; [`Error::Cyclic`] for a cycle.
+    ///
+    /// ```
+    /// use causeway_estimators::graph::CausalGraph;
+    ///
+    /// let graph = CausalGraph::parse_edge_list("tv -> visits -> sales; tv <-> sales")?;
+    /// assert_eq!(graph.latent_names(), ["U_tv_sales"]);
+    /// assert_eq!(graph.parents("sales")?, ["visits", "U_tv_sales"]);
+    /// let error = CausalGraph::parse_edge_list("tv -> -> sales").unwrap_err();
+    /// assert_eq!(error.to_string(), "<edges>:1: expected a variable name after `->`, found `->`");
+    /// # Ok::<(), causeway_estimators::Error>(())
+    /// ```
     pub fn parse_edge_list(text: &str) -> Result<Self> {
         parse::edge_list(text, "<edges>")
     }

@@ -6,7 +6,7 @@
 //! wrong. Both feed the shared [`GraphBuilder`], so node order, duplicate edges and the
 //! cycle check behave the same whatever the format.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use super::{CausalGraph, GraphBuilder};
 use crate::error::{Error, Result};
@@ -235,9 +235,9 @@ pub(crate) fn edge_list(text: &str, file: &str) -> Result<CausalGraph> {
 /// read so that a generated name never captures a node the user named later in the
 /// text: on a clash, a numeric suffix makes the name unique.
 fn add_latent_common_causes(builder: &mut GraphBuilder, pairs: &[(usize, usize)]) {
-    let mut done: HashMap<(usize, usize), ()> = HashMap::new();
+    let mut done: HashSet<(usize, usize)> = HashSet::new();
     for &(a, b) in pairs {
-        if done.insert((a.min(b), a.max(b)), ()).is_some() {
+        if !done.insert((a.min(b), a.max(b))) {
             continue;
         }
         let base = format!("U_{}_{}", builder.names[a], builder.names[b]);
@@ -455,6 +455,14 @@ impl DotParser<'_> {
         parse_error(self.file, self.line(), message)
     }
 
+    fn error_at_previous(&self, message: impl Into<String>) -> Error {
+        let line = self
+            .position
+            .checked_sub(1)
+            .and_then(|p| self.tokens.get(p));
+        parse_error(self.file, line.map_or(self.last_line, |&(_, l)| l), message)
+    }
+
     fn found(&self) -> String {
         self.peek()
             .map_or_else(|| "the end of the file".into(), DotToken::describe)
@@ -620,6 +628,9 @@ impl DotParser<'_> {
             Some(DotToken::LBrace) => self.subgraph(depth),
             Some(DotToken::Id { .. }) => {
                 let name = self.id("a node name")?;
+                if name.is_empty() {
+                    return Err(self.error_at_previous("a node name cannot be empty"));
+                }
                 if self.eat(&DotToken::Colon) {
                     self.id("a port after `:`")?;
                     if self.eat(&DotToken::Colon) {
@@ -869,6 +880,7 @@ mod tests {
             ("digraph {\n a - b }", 2, "unexpected `-`"),
             ("digraph {\n a -> b %\n}", 2, "unexpected character `%`"),
             ("flowchart { a -> b }", 1, "expected `digraph`"),
+            ("digraph {\n a -> \"\" }", 2, "cannot be empty"),
         ];
         for (text, line, message) in cases {
             let (got_line, got) = parse_line(CausalGraph::parse_dot(text, "g.dot"));

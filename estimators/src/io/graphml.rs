@@ -662,6 +662,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Truncated or corrupted documents give errors, never panics.
+        #[test]
+        fn reader_never_panics(cut in 0usize..800, at in 0usize..800, junk in "[<>/=\"&a-z ]{0,4}") {
+            let mut text: String = NETWORKX.chars().take(cut).collect();
+            let at = text.char_indices().map(|(i, _)| i).nth(at).unwrap_or(text.len());
+            text.insert_str(at, &junk);
+            let _ = read_graph(&text, "m.graphml");
+        }
+    }
+
     #[test]
     fn cycles_are_refused() {
         let text = r#"<graphml><graph edgedefault="directed"><node id="a"/><node id="b"/>
