@@ -136,19 +136,30 @@ impl Dataset {
         let mut seen = BTreeMap::new();
         for (i, name) in header.iter().enumerate() {
             if name.is_empty() {
-                return Err(parse_error(1, None, format!("column {} has no name", i + 1)));
+                return Err(parse_error(
+                    1,
+                    None,
+                    format!("column {} has no name", i + 1),
+                ));
             }
             if let Some(first) = seen.insert(name.as_str(), i) {
                 return Err(parse_error(
                     1,
                     Some(name),
-                    format!("the name appears twice (columns {} and {})", first + 1, i + 1),
+                    format!(
+                        "the name appears twice (columns {} and {})",
+                        first + 1,
+                        i + 1
+                    ),
                 ));
             }
         }
         for name in options.types.keys() {
             if !seen.contains_key(name.as_str()) {
-                return Err(Error::unknown_variable(name, header.iter().map(String::as_str)));
+                return Err(Error::unknown_variable(
+                    name,
+                    header.iter().map(String::as_str),
+                ));
             }
         }
 
@@ -383,7 +394,9 @@ impl Dataset {
     /// The same dataset with one more continuous column (refused if the name exists).
     pub fn with_column(&self, name: &str, values: Vec<f64>) -> Result<Dataset> {
         if self.columns.iter().any(|c| c.name == name) {
-            return Err(Error::invalid_input(format!("column `{name}` already exists")));
+            return Err(Error::invalid_input(format!(
+                "column `{name}` already exists"
+            )));
         }
         if values.len() != self.n_rows {
             return Err(Error::invalid_input(format!(
@@ -517,7 +530,8 @@ mod tests {
 
     #[test]
     fn infers_continuous_binary_and_categorical() {
-        let data = load("y,t,flag,region\n1.5,0,yes,north\n2.5,1,no,south\n3,1,yes,east\n").unwrap();
+        let data =
+            load("y,t,flag,region\n1.5,0,yes,north\n2.5,1,no,south\n3,1,yes,east\n").unwrap();
         let kinds: Vec<ColumnType> = data.columns().iter().map(|c| c.kind.clone()).collect();
         assert_eq!(
             kinds,
@@ -529,7 +543,10 @@ mod tests {
             ]
         );
         assert_eq!(data.column("flag").unwrap().values, [1.0, 0.0, 1.0]);
-        assert_eq!(data.column("region").unwrap().levels, ["east", "north", "south"]);
+        assert_eq!(
+            data.column("region").unwrap().levels,
+            ["east", "north", "south"]
+        );
     }
 
     #[test]
@@ -595,7 +612,10 @@ mod tests {
     #[test]
     fn empty_and_header_only_files_are_refused() {
         assert!(load("").unwrap_err().to_string().contains("empty"));
-        assert!(load("a,b\n").unwrap_err().to_string().contains("no data rows"));
+        assert!(load("a,b\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no data rows"));
     }
 
     #[test]

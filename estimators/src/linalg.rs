@@ -21,7 +21,10 @@ const PIVOT_TOLERANCE: f64 = 1e-10;
 pub fn cholesky(a: &Array2<f64>) -> std::result::Result<Array2<f64>, usize> {
     let k = a.nrows();
     let mut l = Array2::<f64>::zeros((k, k));
-    let scale = (0..k).map(|i| a[[i, i]].abs()).fold(0.0, f64::max).max(1e-300);
+    let scale = (0..k)
+        .map(|i| a[[i, i]].abs())
+        .fold(0.0, f64::max)
+        .max(1e-300);
     for j in 0..k {
         let mut diagonal = a[[j, j]];
         for p in 0..j {
@@ -279,7 +282,12 @@ mod tests {
 
     #[test]
     fn collinear_column_is_named() {
-        let x = array![[1.0, 2.0, 4.0], [1.0, 3.0, 6.0], [1.0, 5.0, 10.0], [1.0, 1.0, 2.0]];
+        let x = array![
+            [1.0, 2.0, 4.0],
+            [1.0, 3.0, 6.0],
+            [1.0, 5.0, 10.0],
+            [1.0, 1.0, 2.0]
+        ];
         let y = array![1.0, 2.0, 3.0, 4.0];
         let err = LinearFit::fit(x.view(), y.view(), &names(3)).unwrap_err();
         assert!(err.to_string().contains("`x2`"), "{err}");

@@ -99,7 +99,9 @@ pub fn refute_all(
     if estimator.method() != Method::Iv {
         out.push(placebo_treatment(data, spec, estimator, estimate, options)?);
     }
-    out.push(random_common_cause(data, spec, estimator, estimate, options)?);
+    out.push(random_common_cause(
+        data, spec, estimator, estimate, options,
+    )?);
     out.push(data_subset(data, spec, estimator, estimate, options)?);
     out.push(bootstrap(data, spec, estimator, estimate, options)?);
     out.push(e_value(data, spec, estimate)?);
@@ -120,7 +122,9 @@ fn replicate(
     (0..runs)
         .into_par_iter()
         .map(|r| {
-            let run_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r as u64 + 1);
+            let run_seed = seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(r as u64 + 1);
             let mut rng = ChaCha8Rng::seed_from_u64(run_seed);
             one(&mut rng, &estimator.reseeded(run_seed))
         })
@@ -136,12 +140,17 @@ pub fn placebo_treatment(
     options: &RefuteOptions,
 ) -> Result<Refutation> {
     let treatment = data.column(&spec.treatment)?.values.clone();
-    let effects = replicate(options.placebo_runs, options.seed, estimator, |rng, estimator| {
-        let mut permuted = treatment.clone();
-        permuted.shuffle(rng);
-        let placebo = data.replace_values(&spec.treatment, permuted)?;
-        Ok(estimator.estimate(&placebo, spec)?.estimate)
-    })?;
+    let effects = replicate(
+        options.placebo_runs,
+        options.seed,
+        estimator,
+        |rng, estimator| {
+            let mut permuted = treatment.clone();
+            permuted.shuffle(rng);
+            let placebo = data.replace_values(&spec.treatment, permuted)?;
+            Ok(estimator.estimate(&placebo, spec)?.estimate)
+        },
+    )?;
     let (mean, variance) = mean_and_variance(effects.iter().copied());
     let runs = effects.len() as f64;
     let p_value = two_sided_p(mean / (variance / runs).sqrt().max(f64::MIN_POSITIVE));
@@ -182,14 +191,24 @@ pub fn random_common_cause(
     let name = unused_name(data, "random_common_cause");
     let mut augmented_spec = spec.clone();
     augmented_spec.covariates.push(name.clone());
-    let effects = replicate(options.common_cause_runs, options.seed ^ 1, estimator, |rng, estimator| {
-        let noise: Vec<f64> = (0..data.n_rows())
-            .map(|_| rng.sample(rand_distr::StandardNormal))
-            .collect();
-        let augmented = data.with_column(&name, noise)?;
-        Ok(estimator.estimate(&augmented, &augmented_spec)?.estimate)
-    })?;
-    stability_refutation(Refuter::RandomCommonCause, estimate, &effects, "adding a random common cause")
+    let effects = replicate(
+        options.common_cause_runs,
+        options.seed ^ 1,
+        estimator,
+        |rng, estimator| {
+            let noise: Vec<f64> = (0..data.n_rows())
+                .map(|_| rng.sample(rand_distr::StandardNormal))
+                .collect();
+            let augmented = data.with_column(&name, noise)?;
+            Ok(estimator.estimate(&augmented, &augmented_spec)?.estimate)
+        },
+    )?;
+    stability_refutation(
+        Refuter::RandomCommonCause,
+        estimate,
+        &effects,
+        "adding a random common cause",
+    )
 }
 
 /// Re-estimates on random subsets of the rows.
@@ -208,24 +227,37 @@ pub fn data_subset(
     }
     let n = data.n_rows();
     let size = ((n as f64) * options.subset_fraction).round() as usize;
-    let effects = replicate(options.subset_runs, options.seed ^ 2, estimator, |rng, estimator| {
-        let mut rows: Vec<usize> = (0..n).collect();
-        rows.shuffle(rng);
-        rows.truncate(size);
-        rows.sort_unstable();
-        Ok(estimator.estimate(&data.select_rows(&rows), spec)?.estimate)
-    })?;
+    let effects = replicate(
+        options.subset_runs,
+        options.seed ^ 2,
+        estimator,
+        |rng, estimator| {
+            let mut rows: Vec<usize> = (0..n).collect();
+            rows.shuffle(rng);
+            rows.truncate(size);
+            rows.sort_unstable();
+            Ok(estimator.estimate(&data.select_rows(&rows), spec)?.estimate)
+        },
+    )?;
     stability_refutation(
         Refuter::DataSubset,
         estimate,
         &effects,
-        &format!("re-estimating on {:.0}% subsets", 100.0 * options.subset_fraction),
+        &format!(
+            "re-estimating on {:.0}% subsets",
+            100.0 * options.subset_fraction
+        ),
     )
 }
 
 /// Shared verdict of the refuters whose perturbation should leave the estimate
 /// where it was: the mean of the perturbed estimates within one standard error.
-fn stability_refutation(refuter: Refuter, estimate: &Estimate, effects: &[f64], what: &str) -> Result<Refutation> {
+fn stability_refutation(
+    refuter: Refuter,
+    estimate: &Estimate,
+    effects: &[f64],
+    what: &str,
+) -> Result<Refutation> {
     let (mean, variance) = mean_and_variance(effects.iter().copied());
     let shift = (mean - estimate.estimate) / estimate.std_error;
     let passed = shift.abs() <= 1.0;
@@ -260,7 +292,9 @@ pub fn bootstrap(
 ) -> Result<Refutation> {
     let n = data.n_rows();
     let panel_unit = match estimator {
-        Estimator::Did { unit: Some(unit), .. } => Some(unit.clone()),
+        Estimator::Did {
+            unit: Some(unit), ..
+        } => Some(unit.clone()),
         _ => None,
     };
     let unit_rows: Vec<Vec<usize>> = match &panel_unit {
@@ -274,26 +308,31 @@ pub fn bootstrap(
         }
         None => Vec::new(),
     };
-    let mut effects = replicate(options.bootstrap_runs, options.seed ^ 3, estimator, |rng, estimator| {
-        let resampled = match &panel_unit {
-            // Drawn units get fresh ids so a unit drawn twice counts as two units.
-            Some(unit) => {
-                let mut rows = Vec::with_capacity(n);
-                let mut ids = Vec::with_capacity(n);
-                for draw in 0..unit_rows.len() {
-                    let group = &unit_rows[rng.gen_range(0..unit_rows.len())];
-                    rows.extend_from_slice(group);
-                    ids.extend(std::iter::repeat_n(draw as f64, group.len()));
+    let mut effects = replicate(
+        options.bootstrap_runs,
+        options.seed ^ 3,
+        estimator,
+        |rng, estimator| {
+            let resampled = match &panel_unit {
+                // Drawn units get fresh ids so a unit drawn twice counts as two units.
+                Some(unit) => {
+                    let mut rows = Vec::with_capacity(n);
+                    let mut ids = Vec::with_capacity(n);
+                    for draw in 0..unit_rows.len() {
+                        let group = &unit_rows[rng.gen_range(0..unit_rows.len())];
+                        rows.extend_from_slice(group);
+                        ids.extend(std::iter::repeat_n(draw as f64, group.len()));
+                    }
+                    data.select_rows(&rows).replace_values(unit, ids)?
                 }
-                data.select_rows(&rows).replace_values(unit, ids)?
-            }
-            None => {
-                let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
-                data.select_rows(&rows)
-            }
-        };
-        Ok(estimator.estimate(&resampled, spec)?.estimate)
-    })?;
+                None => {
+                    let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+                    data.select_rows(&rows)
+                }
+            };
+            Ok(estimator.estimate(&resampled, spec)?.estimate)
+        },
+    )?;
     let (_, variance) = mean_and_variance(effects.iter().copied());
     let bootstrap_se = variance.sqrt();
     let low = quantile(&mut effects, 0.025);
@@ -336,7 +375,10 @@ pub fn e_value(data: &Dataset, spec: &EffectSpec, estimate: &Estimate) -> Result
     let (_, variance) = mean_and_variance(y.iter().copied());
     let sd = variance.sqrt();
     if sd == 0.0 {
-        return Err(Error::invalid_data(format!("outcome `{}` is constant", spec.outcome)));
+        return Err(Error::invalid_data(format!(
+            "outcome `{}` is constant",
+            spec.outcome
+        )));
     }
     let for_effect = |effect: f64| {
         let rr = (0.91 * effect / sd).exp();
@@ -359,10 +401,7 @@ pub fn e_value(data: &Dataset, spec: &EffectSpec, estimate: &Estimate) -> Result
         estimated: estimate.estimate,
         new_effect: None,
         p_value: None,
-        numbers: BTreeMap::from([
-            ("e_value".into(), point),
-            ("e_value_ci".into(), interval),
-        ]),
+        numbers: BTreeMap::from([("e_value".into(), point), ("e_value_ci".into(), interval)]),
         passed,
         summary: if passed {
             format!(
@@ -378,7 +417,13 @@ pub fn e_value(data: &Dataset, spec: &EffectSpec, estimate: &Estimate) -> Result
 fn unused_name(data: &Dataset, base: &str) -> String {
     let names = data.column_names();
     (0..)
-        .map(|i| if i == 0 { base.to_string() } else { format!("{base}_{i}") })
+        .map(|i| {
+            if i == 0 {
+                base.to_string()
+            } else {
+                format!("{base}_{i}")
+            }
+        })
         .find(|candidate| !names.contains(candidate))
         .unwrap_or_else(|| base.to_string())
 }

@@ -11,7 +11,7 @@ use causeway_estimators::graph::CausalGraph;
 use causeway_estimators::identify::{identify, IdentifiedEstimand, IdentifyOptions, Strategy};
 use causeway_estimators::learners::forest::ForestParams;
 use causeway_estimators::learners::Learner;
-use causeway_estimators::refute::{refute_all, RefuteOptions, Refutation};
+use causeway_estimators::refute::{refute_all, Refutation, RefuteOptions};
 use causeway_estimators::Error;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -25,7 +25,12 @@ pub struct EstimateArgs {
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
     /// Causal DAG: GraphML (.graphml), DOT (.dot, .gv) or an edge list (any other name).
-    #[arg(long, value_name = "FILE", conflicts_with = "edges", required_unless_present = "edges")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "edges",
+        required_unless_present = "edges"
+    )]
     dag: Option<PathBuf>,
     /// Causal DAG as an edge list, e.g. "age->treat, age->re78, treat->re78";
     /// `a <-> b` marks an unobserved common cause of a and b.
@@ -175,7 +180,11 @@ fn load_graph(args: &EstimateArgs) -> Result<CausalGraph, CommandError> {
     let graph = match (&args.dag, &args.edges) {
         (Some(path), _) => CausalGraph::load(path)?,
         (None, Some(edges)) => CausalGraph::parse_edge_list(edges)?,
-        (None, None) => return Err(CommandError::Usage("pass --dag FILE or --edges \"a->b, …\"".into())),
+        (None, None) => {
+            return Err(CommandError::Usage(
+                "pass --dag FILE or --edges \"a->b, …\"".into(),
+            ))
+        }
     };
     if args.latent.is_empty() {
         return Ok(graph);
@@ -229,10 +238,11 @@ fn plan(
                 return Err(Error::unknown_variable(name, graph.node_names()).into());
             }
         }
-        let time = args
-            .time
-            .clone()
-            .ok_or_else(|| CommandError::Usage("--method did needs --time COLUMN (and --unit COLUMN for a panel)".into()))?;
+        let time = args.time.clone().ok_or_else(|| {
+            CommandError::Usage(
+                "--method did needs --time COLUMN (and --unit COLUMN for a panel)".into(),
+            )
+        })?;
         let assumptions = vec![
             format!(
                 "parallel trends: without treatment, the treated units' {} would have moved like the untreated units'",
@@ -245,7 +255,12 @@ fn plan(
             time,
             unit: args.unit.clone(),
         };
-        return Ok((estimator, spec(args.adjust.clone().unwrap_or_default()), "difference in differences", assumptions));
+        return Ok((
+            estimator,
+            spec(args.adjust.clone().unwrap_or_default()),
+            "difference in differences",
+            assumptions,
+        ));
     }
 
     let estimand = identify(
@@ -266,13 +281,21 @@ fn plan(
             return Err(not_identified(&estimand, "the graph implies no instrument for the treatment; name one with --instrument if you know it").into());
         }
         let mut assumptions = estimand.assumptions(Strategy::Instrumental);
-        for z in instruments.iter().filter(|z| !estimand.instruments.contains(z)) {
+        for z in instruments
+            .iter()
+            .filter(|z| !estimand.instruments.contains(z))
+        {
             assumptions.push(format!(
                 "{z} is a valid instrument (you asserted it; the graph does not imply it)"
             ));
         }
         let estimator = Estimator::Iv { instruments };
-        return Ok((estimator, spec(args.adjust.clone().unwrap_or_default()), "instrumental variables", assumptions));
+        return Ok((
+            estimator,
+            spec(args.adjust.clone().unwrap_or_default()),
+            "instrumental variables",
+            assumptions,
+        ));
     }
 
     let covariates = match (&args.adjust, &estimand.backdoor) {
@@ -285,7 +308,9 @@ fn plan(
                     "a frontdoor set exists ({}), but frontdoor estimation is not available yet",
                     m.join(", ")
                 ),
-                (None, None) => "add the missing confounders to the data, or find an instrument".to_string(),
+                (None, None) => {
+                    "add the missing confounders to the data, or find an instrument".to_string()
+                }
             };
             return Err(not_identified(&estimand, &hint).into());
         }
@@ -321,7 +346,12 @@ fn plan(
             seed: args.seed,
         },
     };
-    Ok((estimator, spec(covariates), "backdoor adjustment", assumptions))
+    Ok((
+        estimator,
+        spec(covariates),
+        "backdoor adjustment",
+        assumptions,
+    ))
 }
 
 fn not_identified(estimand: &IdentifiedEstimand, hint: &str) -> Error {
@@ -339,7 +369,12 @@ fn not_identified(estimand: &IdentifiedEstimand, hint: &str) -> Error {
 fn write_text(out: &mut impl Write, report: &Report, data: &Dataset) -> std::io::Result<()> {
     let e = &report.estimate;
     writeln!(out, "Effect of `{}` on `{}`", e.treatment, e.outcome)?;
-    writeln!(out, "  method        {} — {}", e.method, e.method.description())?;
+    writeln!(
+        out,
+        "  method        {} — {}",
+        e.method,
+        e.method.description()
+    )?;
     writeln!(out, "  identified by {}", report.identification)?;
     writeln!(
         out,
@@ -351,7 +386,10 @@ fn write_text(out: &mut impl Write, report: &Report, data: &Dataset) -> std::io:
     )?;
     writeln!(out, "  std. error    {}", number(e.std_error))?;
     let dropped = if data.dropped_rows() > 0 {
-        format!(" ({} rows with missing values dropped)", data.dropped_rows())
+        format!(
+            " ({} rows with missing values dropped)",
+            data.dropped_rows()
+        )
     } else {
         String::new()
     };
@@ -402,7 +440,9 @@ fn number(value: f64) -> String {
     }
     let decimals = (3 - value.abs().max(1e-300).log10().floor() as i32).clamp(0, 4) as usize;
     let text = format!("{:.decimals$}", value.abs());
-    let (integer, fraction) = text.split_once('.').map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
+    let (integer, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
     let mut grouped = String::new();
     for (i, digit) in integer.chars().enumerate() {
         if i > 0 && (integer.len() - i) % 3 == 0 {

@@ -49,13 +49,7 @@ pub(super) fn estimate(
     let observed_fit: Array1<f64> = (0..t.len())
         .map(|i| if treated[i] { mu1[i] } else { mu0[i] })
         .collect();
-    let mut estimate = Estimate::normal(
-        Method::Aipw,
-        spec,
-        value,
-        (variance / n as f64).sqrt(),
-        n,
-    );
+    let mut estimate = Estimate::normal(Method::Aipw, spec, value, (variance / n as f64).sqrt(), n);
     estimate.diagnostics = overlap.diagnostics;
     estimate.warnings = overlap.warnings;
     let kept = |a: &Array1<f64>| a.select(Axis(0), &overlap.keep);

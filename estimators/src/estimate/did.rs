@@ -35,7 +35,10 @@ pub(super) fn estimate(
 ) -> Result<Estimate> {
     let d = binary_treatment(data, spec, Method::Did)?;
     for name in std::iter::once(time).chain(unit) {
-        if name == spec.treatment || name == spec.outcome || spec.covariates.iter().any(|c| c == name) {
+        if name == spec.treatment
+            || name == spec.outcome
+            || spec.covariates.iter().any(|c| c == name)
+        {
             return Err(Error::invalid_input(format!(
                 "`{name}` is used both as the time or unit column and as a model variable"
             )));
@@ -47,7 +50,12 @@ pub(super) fn estimate(
     }
 }
 
-fn two_by_two(data: &Dataset, spec: &EffectSpec, time: &str, group: &Array1<f64>) -> Result<Estimate> {
+fn two_by_two(
+    data: &Dataset,
+    spec: &EffectSpec,
+    time: &str,
+    group: &Array1<f64>,
+) -> Result<Estimate> {
     let post = data.numeric(time)?;
     if post.iter().any(|v| *v != 0.0 && *v != 1.0) {
         return Err(Error::invalid_data(format!(
@@ -79,7 +87,13 @@ fn two_by_two(data: &Dataset, spec: &EffectSpec, time: &str, group: &Array1<f64>
         .collect();
     let fit = LinearFit::fit(design.view(), y.view(), &design_names)?;
     let covariance = fit.hc1_covariance(design.view());
-    let mut estimate = Estimate::normal(Method::Did, spec, fit.coefficients[3], covariance[[3, 3]].sqrt(), y.len());
+    let mut estimate = Estimate::normal(
+        Method::Did,
+        spec,
+        fit.coefficients[3],
+        covariance[[3, 3]].sqrt(),
+        y.len(),
+    );
     for ((g, p), count) in cells {
         estimate = estimate.diagnostic(&format!("n_group{g}_period{p}"), count as f64);
     }
@@ -104,7 +118,13 @@ fn labels(column: &[f64]) -> (Vec<usize>, usize) {
 
 /// Removes unit and period means from each column of `m` by alternating
 /// projections (one sweep suffices for a balanced panel).
-fn demean_two_way(m: &mut Array2<f64>, units: &[usize], n_units: usize, periods: &[usize], n_periods: usize) {
+fn demean_two_way(
+    m: &mut Array2<f64>,
+    units: &[usize],
+    n_units: usize,
+    periods: &[usize],
+    n_periods: usize,
+) {
     let scale = m.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(1.0);
     for mut column in m.columns_mut() {
         for _ in 0..DEMEAN_MAX_SWEEPS {
@@ -153,7 +173,9 @@ fn two_way_fixed_effects(
     demean_two_way(&mut m, &units, n_units, &periods, n_periods);
     let y_within = m.column(0).to_owned();
     let x_within = m.slice_axis(Axis(1), Slice::from(1..)).to_owned();
-    let design_names: Vec<String> = std::iter::once(spec.treatment.clone()).chain(names).collect();
+    let design_names: Vec<String> = std::iter::once(spec.treatment.clone())
+        .chain(names)
+        .collect();
     let fit = LinearFit::fit(x_within.view(), y_within.view(), &design_names).map_err(|e| match e {
         Error::Singular { .. } => Error::Singular {
             message: format!(
@@ -163,13 +185,26 @@ fn two_way_fixed_effects(
         },
         other => other,
     })?;
-    let covariance = cluster_sandwich(x_within.view(), fit.residuals.view(), &fit.xtx_inverse, &units, n_periods - 1);
-    let mut estimate = Estimate::normal(Method::Did, spec, fit.coefficients[0], covariance[[0, 0]].sqrt(), y.len())
-        .diagnostic("units", n_units as f64)
-        .diagnostic("periods", n_periods as f64);
+    let covariance = cluster_sandwich(
+        x_within.view(),
+        fit.residuals.view(),
+        &fit.xtx_inverse,
+        &units,
+        n_periods - 1,
+    );
+    let mut estimate = Estimate::normal(
+        Method::Did,
+        spec,
+        fit.coefficients[0],
+        covariance[[0, 0]].sqrt(),
+        y.len(),
+    )
+    .diagnostic("units", n_units as f64)
+    .diagnostic("periods", n_periods as f64);
 
     let adoption = adoption_periods(d, &units, n_units, &time_column.values);
-    let distinct_starts: std::collections::BTreeSet<u64> = adoption.iter().flatten().map(|t| t.to_bits()).collect();
+    let distinct_starts: std::collections::BTreeSet<u64> =
+        adoption.iter().flatten().map(|t| t.to_bits()).collect();
     if distinct_starts.len() > 1 {
         estimate.warnings.push(
             "units start treatment at different times: two-way fixed effects then average over comparisons that can be biased when effects change over time (Goodman-Bacon 2021)".into(),
@@ -200,7 +235,12 @@ fn two_way_fixed_effects(
 }
 
 /// The first period in which each unit is treated, if ever.
-fn adoption_periods(d: &Array1<f64>, units: &[usize], n_units: usize, time: &[f64]) -> Vec<Option<f64>> {
+fn adoption_periods(
+    d: &Array1<f64>,
+    units: &[usize],
+    n_units: usize,
+    time: &[f64],
+) -> Vec<Option<f64>> {
     let mut first: Vec<Option<f64>> = vec![None; n_units];
     for ((&treated, &u), &t) in d.iter().zip(units).zip(time) {
         if treated == 1.0 && first[u].is_none_or(|f| t < f) {
@@ -241,7 +281,13 @@ fn pre_trend(
     let Ok(fit) = LinearFit::fit(x.view(), m.column(0), &["pre-trend".to_string()]) else {
         return Ok(None);
     };
-    let covariance = cluster_sandwich(x.view(), fit.residuals.view(), &fit.xtx_inverse, &pre_units, n_periods - 1);
+    let covariance = cluster_sandwich(
+        x.view(),
+        fit.residuals.view(),
+        &fit.xtx_inverse,
+        &pre_units,
+        n_periods - 1,
+    );
     let slope = fit.coefficients[0];
     let p_value = two_sided_p(slope / covariance[[0, 0]].sqrt());
     Ok(Some((slope, p_value)))
@@ -263,6 +309,9 @@ mod tests {
 
     #[test]
     fn labels_follow_sorted_values() {
-        assert_eq!(labels(&[2010.0, 2008.0, 2010.0, 2009.0]), (vec![2, 0, 2, 1], 3));
+        assert_eq!(
+            labels(&[2010.0, 2008.0, 2010.0, 2009.0]),
+            (vec![2, 0, 2, 1], 3)
+        );
     }
 }

@@ -31,7 +31,12 @@ pub(super) struct Overlap {
 
 /// Checks overlap of the estimated propensities `e` between arms of `t` and drops
 /// units outside `[trim, 1 − trim]`.
-pub(super) fn overlap(t: &Array1<f64>, e: &Array1<f64>, trim: f64, treatment: &str) -> Result<Overlap> {
+pub(super) fn overlap(
+    t: &Array1<f64>,
+    e: &Array1<f64>,
+    trim: f64,
+    treatment: &str,
+) -> Result<Overlap> {
     if !(0.0..0.5).contains(&trim) {
         return Err(Error::invalid_input(format!(
             "trim must be in [0, 0.5), got {trim}"
@@ -77,7 +82,13 @@ pub(super) fn overlap(t: &Array1<f64>, e: &Array1<f64>, trim: f64, treatment: &s
     diagnostics.insert("propensity_untreated_max".into(), untreated_max);
     let effective_size = |value: f64| {
         let weights: Vec<f64> = arm(value)
-            .map(|i| if value == 1.0 { 1.0 / e[i] } else { 1.0 / (1.0 - e[i]) })
+            .map(|i| {
+                if value == 1.0 {
+                    1.0 / e[i]
+                } else {
+                    1.0 / (1.0 - e[i])
+                }
+            })
             .collect();
         let sum: f64 = weights.iter().sum();
         sum * sum / weights.iter().map(|w| w * w).sum::<f64>()
@@ -90,7 +101,10 @@ pub(super) fn overlap(t: &Array1<f64>, e: &Array1<f64>, trim: f64, treatment: &s
         .iter()
         .filter(|&&i| e[i] < WEAK_OVERLAP || e[i] > 1.0 - WEAK_OVERLAP)
         .count();
-    diagnostics.insert("share_propensity_outside_5_95".into(), weak as f64 / keep.len() as f64);
+    diagnostics.insert(
+        "share_propensity_outside_5_95".into(),
+        weak as f64 / keep.len() as f64,
+    );
 
     let mut warnings = Vec::new();
     if dropped > 0 {
@@ -125,7 +139,11 @@ pub(super) fn estimate(data: &Dataset, spec: &EffectSpec, trim: f64) -> Result<E
     let e = e.select(Axis(0), &overlap.keep);
 
     let w1: Array1<f64> = t.iter().zip(&e).map(|(t, e)| t / e).collect();
-    let w0: Array1<f64> = t.iter().zip(&e).map(|(t, e)| (1.0 - t) / (1.0 - e)).collect();
+    let w0: Array1<f64> = t
+        .iter()
+        .zip(&e)
+        .map(|(t, e)| (1.0 - t) / (1.0 - e))
+        .collect();
     let n = t.len() as f64;
     let mu1 = w1.dot(&y) / w1.sum();
     let mu0 = w0.dot(&y) / w0.sum();
@@ -140,8 +158,7 @@ pub(super) fn estimate(data: &Dataset, spec: &EffectSpec, trim: f64) -> Result<E
     estimate.warnings = overlap.warnings;
     if !propensity.converged {
         estimate.warnings.push(
-            "the propensity model did not converge: the covariates nearly separate the arms"
-                .into(),
+            "the propensity model did not converge: the covariates nearly separate the arms".into(),
         );
     }
     Ok(estimate)

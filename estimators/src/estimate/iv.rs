@@ -18,7 +18,11 @@ use crate::linalg::{design_matrix, hc1_sandwich, spd_inverse, LinearFit};
 /// The rule-of-thumb first-stage F below which instruments are weak.
 const WEAK_INSTRUMENT_F: f64 = 10.0;
 
-pub(super) fn estimate(data: &Dataset, spec: &EffectSpec, instruments: &[String]) -> Result<Estimate> {
+pub(super) fn estimate(
+    data: &Dataset,
+    spec: &EffectSpec,
+    instruments: &[String],
+) -> Result<Estimate> {
     if instruments.is_empty() {
         return Err(Error::invalid_input(
             "instrumental variables need at least one instrument (--instrument NAME)",
@@ -48,25 +52,36 @@ pub(super) fn estimate(data: &Dataset, spec: &EffectSpec, instruments: &[String]
     let q = z.ncols();
     let excluded: Vec<usize> = (1..=q).collect();
     let b: Array1<f64> = excluded.iter().map(|&j| first.coefficients[j]).collect();
-    let v: Array2<f64> = Array2::from_shape_fn((q, q), |(a, c)| first_covariance[[excluded[a], excluded[c]]]);
+    let v: Array2<f64> = Array2::from_shape_fn((q, q), |(a, c)| {
+        first_covariance[[excluded[a], excluded[c]]]
+    });
     let first_stage_f = b.dot(&spd_inverse(&v, &instrument_names)?.dot(&b)) / q as f64;
 
     // Second stage: y ~ 1 + t̂ + w; residuals with the actual t.
     let t_hat = &t - &first.residuals;
     let fitted_design = design_matrix(&[t_hat.view()], w.view());
     let actual_design = design_matrix(&[t.view()], w.view());
-    let second_names: Vec<String> = ["intercept".to_string(), format!("{} (first-stage fit)", spec.treatment)]
-        .into_iter()
-        .chain(control_names)
-        .collect();
+    let second_names: Vec<String> = [
+        "intercept".to_string(),
+        format!("{} (first-stage fit)", spec.treatment),
+    ]
+    .into_iter()
+    .chain(control_names)
+    .collect();
     let bread = spd_inverse(&fitted_design.t().dot(&fitted_design), &second_names)?;
     let coefficients = bread.dot(&fitted_design.t().dot(&y));
     let residuals = &y - &actual_design.dot(&coefficients);
     let covariance = hc1_sandwich(fitted_design.view(), residuals.view(), &bread);
 
-    let mut estimate = Estimate::normal(Method::Iv, spec, coefficients[1], covariance[[1, 1]].sqrt(), y.len())
-        .diagnostic("first_stage_f", first_stage_f)
-        .diagnostic("instruments", q as f64);
+    let mut estimate = Estimate::normal(
+        Method::Iv,
+        spec,
+        coefficients[1],
+        covariance[[1, 1]].sqrt(),
+        y.len(),
+    )
+    .diagnostic("first_stage_f", first_stage_f)
+    .diagnostic("instruments", q as f64);
     if first_stage_f < WEAK_INSTRUMENT_F {
         estimate.warnings.push(format!(
             "weak instruments: first-stage F is {first_stage_f:.1} (below {WEAK_INSTRUMENT_F}); the estimate is biased towards OLS and its interval is too narrow"

@@ -19,7 +19,10 @@ fn sigmoid(z: f64) -> f64 {
 fn dataset(columns: Vec<(&str, Vec<f64>)>) -> Dataset {
     Dataset::from_columns(
         "synthetic",
-        columns.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
+        columns
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect(),
     )
     .unwrap()
 }
@@ -185,7 +188,10 @@ fn aipw_recovers_the_average_of_a_heterogeneous_effect() {
     let data = dataset(vec![("x1", x1), ("x2", x2), ("t", t), ("y", y)]);
     let spec = spec(&["x1", "x2"]);
     assert_covers(&aipw(Learner::Linear).estimate(&data, &spec).unwrap(), 1.0);
-    assert_covers(&Estimator::Ipw { trim: 0.0 }.estimate(&data, &spec).unwrap(), 1.0);
+    assert_covers(
+        &Estimator::Ipw { trim: 0.0 }.estimate(&data, &spec).unwrap(),
+        1.0,
+    );
 }
 
 /// A panel: `units` units over 8 periods, half adopting at period 5, with unit and
@@ -199,11 +205,21 @@ fn panel(units: usize, effect: f64, pre_trend: f64, seed: u64) -> Dataset {
         let treated_unit = u % 2 == 0;
         for p in 0..8 {
             let treated = treated_unit && p >= 5;
-            let trend = if treated_unit { pre_trend * p as f64 } else { 0.0 };
+            let trend = if treated_unit {
+                pre_trend * p as f64
+            } else {
+                0.0
+            };
             unit.push(u as f64);
             period.push(2010.0 + p as f64);
             d.push(f64::from(u8::from(treated)));
-            y.push(unit_effect + period_effects[p] + trend + effect * f64::from(u8::from(treated)) + normal(&mut rng));
+            y.push(
+                unit_effect
+                    + period_effects[p]
+                    + trend
+                    + effect * f64::from(u8::from(treated))
+                    + normal(&mut rng),
+            );
         }
     }
     dataset(vec![("unit", unit), ("year", period), ("t", d), ("y", y)])
@@ -221,7 +237,10 @@ fn two_way_fixed_effects_recover_the_effect_and_pass_the_pre_trend_check() {
     let data = panel(200, 3.0, 0.0, 4);
     let estimate = twfe().estimate(&data, &spec(&[])).unwrap();
     assert_covers(&estimate, 3.0);
-    assert!(estimate.diagnostics["pretrend_p_value"] > 0.05, "{estimate:?}");
+    assert!(
+        estimate.diagnostics["pretrend_p_value"] > 0.05,
+        "{estimate:?}"
+    );
     assert_eq!(estimate.diagnostics["units"], 200.0);
     assert!(estimate.warnings.is_empty(), "{:?}", estimate.warnings);
 }
@@ -230,8 +249,14 @@ fn two_way_fixed_effects_recover_the_effect_and_pass_the_pre_trend_check() {
 fn diverging_pre_trends_are_flagged() {
     let data = panel(200, 3.0, 0.5, 4);
     let estimate = twfe().estimate(&data, &spec(&[])).unwrap();
-    assert!(estimate.diagnostics["pretrend_p_value"] < 0.01, "{estimate:?}");
-    assert!(estimate.warnings.iter().any(|w| w.contains("parallel trends")));
+    assert!(
+        estimate.diagnostics["pretrend_p_value"] < 0.01,
+        "{estimate:?}"
+    );
+    assert!(estimate
+        .warnings
+        .iter()
+        .any(|w| w.contains("parallel trends")));
 }
 
 #[test]
@@ -292,7 +317,10 @@ fn weak_instruments_are_flagged() {
     }
     .estimate(&data, &spec(&["w"]))
     .unwrap();
-    assert!(iv.warnings.iter().any(|w| w.contains("weak instruments")), "{iv:?}");
+    assert!(
+        iv.warnings.iter().any(|w| w.contains("weak instruments")),
+        "{iv:?}"
+    );
 }
 
 #[test]
@@ -312,7 +340,10 @@ fn estimates_do_not_depend_on_row_order() {
     for estimator in [dml(Learner::Linear), aipw(Learner::Linear)] {
         let a = estimator.estimate(&data, &spec).unwrap();
         let b = estimator.estimate(&shuffled, &spec).unwrap();
-        assert!((a.estimate - b.estimate).abs() < 0.5 * a.std_error, "{estimator:?}");
+        assert!(
+            (a.estimate - b.estimate).abs() < 0.5 * a.std_error,
+            "{estimator:?}"
+        );
     }
     let panel = panel(40, 3.0, 0.0, 2);
     let mut order: Vec<usize> = (0..panel.n_rows()).collect();
@@ -322,14 +353,19 @@ fn estimates_do_not_depend_on_row_order() {
         ..spec
     };
     let a = twfe().estimate(&panel, &no_controls).unwrap();
-    let b = twfe().estimate(&panel.select_rows(&order), &no_controls).unwrap();
+    let b = twfe()
+        .estimate(&panel.select_rows(&order), &no_controls)
+        .unwrap();
     assert!((a.estimate - b.estimate).abs() < 1e-9);
     assert!((a.std_error - b.std_error).abs() < 1e-9);
 }
 
 #[test]
 fn constant_treatment_is_refused() {
-    let data = dataset(vec![("t", vec![1.0; 10]), ("y", (0..10).map(f64::from).collect())]);
+    let data = dataset(vec![
+        ("t", vec![1.0; 10]),
+        ("y", (0..10).map(f64::from).collect()),
+    ]);
     let err = Estimator::Ols.estimate(&data, &spec(&[])).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -382,14 +418,25 @@ fn duplicated_covariate_is_a_singular_design() {
 
 #[test]
 fn ipw_refuses_a_continuous_treatment() {
-    let data = dataset(vec![("t", vec![0.5, 1.5, 2.0, 3.0]), ("y", vec![1.0, 2.0, 3.0, 4.0])]);
-    let err = Estimator::Ipw { trim: 0.0 }.estimate(&data, &spec(&[])).unwrap_err();
-    assert!(err.to_string().contains("needs a binary (0/1) treatment"), "{err}");
+    let data = dataset(vec![
+        ("t", vec![0.5, 1.5, 2.0, 3.0]),
+        ("y", vec![1.0, 2.0, 3.0, 4.0]),
+    ]);
+    let err = Estimator::Ipw { trim: 0.0 }
+        .estimate(&data, &spec(&[]))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("needs a binary (0/1) treatment"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_covariate_suggests_a_name() {
     let data = linear_binary(100, 1);
     let err = Estimator::Ols.estimate(&data, &spec(&["x_1"])).unwrap_err();
-    assert_eq!(err.to_string(), "unknown variable `x_1`; did you mean `x1`?");
+    assert_eq!(
+        err.to_string(),
+        "unknown variable `x_1`; did you mean `x1`?"
+    );
 }

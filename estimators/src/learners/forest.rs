@@ -10,7 +10,10 @@ pub struct ForestParams {
 }
 impl Default for ForestParams {
     fn default() -> Self {
-        ForestParams { n_trees: 100, seed: 0 }
+        ForestParams {
+            n_trees: 100,
+            seed: 0,
+        }
     }
 }
 impl ForestParams {

@@ -54,6 +54,7 @@ impl LogisticFit {
         // Start at the base rate so the first step is already well scaled.
         beta[0] = (positives / (n - positives)).ln();
         let mut converged = false;
+        let mut objective = penalised_log_likelihood(&design, y, &beta, RIDGE * n);
         for _ in 0..MAX_ITERATIONS {
             let p = probabilities(&design.dot(&beta));
             let w = p.mapv(|v| (v * (1.0 - v)).max(1e-12));
@@ -63,9 +64,26 @@ impl LogisticFit {
                 hessian[[j, j]] += RIDGE * n;
             }
             let gradient = design.t().dot(&(&y - &p)) - &(&beta * (RIDGE * n));
-            let step = spd_inverse(&hessian, &names)?.dot(&gradient);
-            beta += &step;
-            if step.iter().all(|s| s.abs() < TOLERANCE * (1.0 + beta.iter().map(|b| b.abs()).fold(0.0, f64::max))) {
+            let mut step = spd_inverse(&hessian, &names)?.dot(&gradient);
+            // Newton's step can overshoot when classes are very unbalanced or nearly
+            // separable; halving it until the likelihood improves keeps the fit stable.
+            let mut candidate = &beta + &step;
+            let mut candidate_objective =
+                penalised_log_likelihood(&design, y, &candidate, RIDGE * n);
+            let mut halvings = 0;
+            while !(candidate_objective >= objective) && halvings < 40 {
+                step *= 0.5;
+                candidate = &beta + &step;
+                candidate_objective = penalised_log_likelihood(&design, y, &candidate, RIDGE * n);
+                halvings += 1;
+            }
+            if !(candidate_objective >= objective) {
+                break;
+            }
+            let largest_step = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+            beta = candidate;
+            objective = candidate_objective;
+            if largest_step < TOLERANCE * (1.0 + beta.iter().fold(0.0f64, |m, b| m.max(b.abs()))) {
                 converged = true;
                 break;
             }
@@ -80,6 +98,22 @@ impl LogisticFit {
     pub fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
         probabilities(&with_intercept(x).dot(&self.coefficients))
     }
+}
+
+/// Σ [y log p + (1 − y) log(1 − p)] − ridge/2 · |β|², computed stably from logits.
+fn penalised_log_likelihood(
+    design: &ndarray::Array2<f64>,
+    y: ArrayView1<f64>,
+    beta: &Array1<f64>,
+    ridge: f64,
+) -> f64 {
+    let logits = design.dot(beta);
+    let log_likelihood: f64 = logits
+        .iter()
+        .zip(y.iter())
+        .map(|(z, y)| y * z - (z.max(0.0) + (-z.abs()).exp().ln_1p()))
+        .sum();
+    log_likelihood - 0.5 * ridge * beta.dot(beta)
 }
 
 fn probabilities(logits: &Array1<f64>) -> Array1<f64> {

@@ -61,9 +61,7 @@ impl Learner {
                 .enumerate()
                 .map(|(k, held_out)| {
                     let train: Vec<usize> = (0..n)
-                        .filter(|&i| {
-                            folds.assignment[i] != k && train_mask.is_none_or(|m| m[i])
-                        })
+                        .filter(|&i| folds.assignment[i] != k && train_mask.is_none_or(|m| m[i]))
                         .collect();
                     if train.is_empty() {
                         return Err(empty_training_fold());
@@ -98,12 +96,17 @@ impl Learner {
         folds: &Folds,
     ) -> Result<Array1<f64>> {
         match self {
-            Learner::Forest(_) => Ok(self.cross_fit(x, t, folds, None)?.mapv(|p| p.clamp(0.0, 1.0))),
+            Learner::Forest(_) => Ok(self
+                .cross_fit(x, t, folds, None)?
+                .mapv(|p| p.clamp(0.0, 1.0))),
             Learner::Linear => {
-                let names: Vec<String> = (0..x.ncols()).map(|j| format!("covariate {}", j + 1)).collect();
+                let names: Vec<String> = (0..x.ncols())
+                    .map(|j| format!("covariate {}", j + 1))
+                    .collect();
                 let mut probabilities = Array1::zeros(t.len());
                 for (k, held_out) in folds.rows().iter().enumerate() {
-                    let train: Vec<usize> = (0..t.len()).filter(|&i| folds.assignment[i] != k).collect();
+                    let train: Vec<usize> =
+                        (0..t.len()).filter(|&i| folds.assignment[i] != k).collect();
                     let fit = LogisticFit::fit(
                         x.select(Axis(0), &train).view(),
                         t.select(Axis(0), &train).view(),
@@ -155,7 +158,9 @@ fn linear_cross_fit(
         .collect();
     let total_gram = blocks
         .iter()
-        .fold(Array2::zeros((names.len(), names.len())), |acc, b| acc + &b.1);
+        .fold(Array2::zeros((names.len(), names.len())), |acc, b| {
+            acc + &b.1
+        });
     let total_xty = blocks
         .iter()
         .fold(Array1::zeros(names.len()), |acc, b| acc + &b.2);
