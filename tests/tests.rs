@@ -1,1 +1,5 @@
-//! End-to-end tests: the `causeway` binary run as a process.
+//! End-to-end tests: the `causeway` binary run as a process, as a user runs it.
+//! One test binary with a module per area keeps link time down.
+
+mod cli_estimate;
+mod helpers;

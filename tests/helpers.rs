@@ -1,0 +1,72 @@
+//! Shared helpers: find (and if needed build) the `causeway` binary, run it, and
+//! write scratch files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The `causeway` binary of this build. The binary belongs to another package of
+/// the workspace, so Cargo does not build it for these tests by itself: build it
+/// once (a no-op when it is up to date) next to this test executable.
+pub fn causeway_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "causeway", "--bin", "causeway"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the causeway binary failed");
+        let test_executable = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/e2e-<hash> → target/<profile>/causeway
+        let profile_dir = test_executable
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable lives in target/<profile>/deps");
+        let binary = profile_dir.join(format!("causeway{}", std::env::consts::EXE_SUFFIX));
+        assert!(binary.exists(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+/// The result of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `causeway` with `args` from the repository root.
+pub fn causeway(args: &[&str]) -> Run {
+    Command::new(causeway_binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("causeway runs")
+        .into()
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// Writes `contents` to `name` in `dir` and returns the path as a string.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("scratch file");
+    path.to_string_lossy().into_owned()
+}
