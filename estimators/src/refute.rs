@@ -437,3 +437,154 @@ fn format_number(value: f64) -> String {
         format!("{value:.decimals$}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_distr::StandardNormal;
+
+    /// y = 2 t + x + ε with t confounded by x.
+    fn confounded(n: usize, seed: u64) -> (Dataset, EffectSpec) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut x, mut t, mut y) = (vec![], vec![], vec![]);
+        for _ in 0..n {
+            let xi: f64 = rng.sample(StandardNormal);
+            let ti = f64::from(u8::from(rng.gen::<f64>() < 1.0 / (1.0 + (-xi).exp())));
+            let noise: f64 = rng.sample(StandardNormal);
+            x.push(xi);
+            t.push(ti);
+            y.push(2.0 * ti + xi + noise);
+        }
+        let data = Dataset::from_columns(
+            "test",
+            vec![("x".into(), x), ("t".into(), t), ("y".into(), y)],
+        )
+        .unwrap();
+        let spec = EffectSpec {
+            treatment: "t".into(),
+            outcome: "y".into(),
+            covariates: vec!["x".into()],
+        };
+        (data, spec)
+    }
+
+    #[test]
+    fn a_sound_estimate_passes_every_refuter() {
+        let (data, spec) = confounded(800, 1);
+        let estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        let refutations = refute_all(
+            &data,
+            &spec,
+            &Estimator::Ols,
+            &estimate,
+            &RefuteOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(refutations.len(), 5);
+        for r in &refutations {
+            assert!(r.passed, "{r:?}");
+        }
+        let placebo = &refutations[0];
+        assert!(placebo.new_effect.unwrap().abs() < 0.1, "{placebo:?}");
+        assert!(placebo.numbers["permutation_p_value"] < 0.1);
+    }
+
+    #[test]
+    fn an_understated_standard_error_fails_the_bootstrap() {
+        let (data, spec) = confounded(500, 2);
+        let mut estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        estimate.std_error /= 10.0;
+        let r = bootstrap(
+            &data,
+            &spec,
+            &Estimator::Ols,
+            &estimate,
+            &RefuteOptions::default(),
+        )
+        .unwrap();
+        assert!(!r.passed, "{r:?}");
+        assert!(r.numbers["std_error_ratio"] > 5.0);
+    }
+
+    #[test]
+    fn a_biased_estimate_fails_the_stability_refuters() {
+        // An estimate far from what the data say moves when re-estimated on subsets.
+        let (data, spec) = confounded(500, 3);
+        let mut estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        estimate.estimate += 5.0 * estimate.std_error;
+        let r = data_subset(
+            &data,
+            &spec,
+            &Estimator::Ols,
+            &estimate,
+            &RefuteOptions::default(),
+        )
+        .unwrap();
+        assert!(!r.passed, "{r:?}");
+    }
+
+    #[test]
+    fn e_value_matches_vanderweele_and_ding() {
+        let (data, spec) = confounded(500, 4);
+        let mut estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        let (_, variance) = mean_and_variance(data.numeric("y").unwrap().iter().copied());
+        // An effect whose approximate risk ratio is exactly 2: E = 2 + √2.
+        estimate.estimate = 2f64.ln() / 0.91 * variance.sqrt();
+        estimate.ci_low = -0.1;
+        estimate.ci_high = 2.0 * estimate.estimate;
+        let r = e_value(&data, &spec, &estimate).unwrap();
+        assert!(
+            (r.numbers["e_value"] - (2.0 + 2f64.sqrt())).abs() < 1e-9,
+            "{r:?}"
+        );
+        assert_eq!(r.numbers["e_value_ci"], 1.0);
+        assert!(!r.passed, "an interval holding zero needs no confounding");
+    }
+
+    #[test]
+    fn panel_bootstrap_resamples_whole_units() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut unit, mut year, mut d, mut y) = (vec![], vec![], vec![], vec![]);
+        for u in 0..60 {
+            let unit_effect: f64 = rng.sample(StandardNormal);
+            for p in 0..6 {
+                let treated = f64::from(u8::from(u % 2 == 0 && p >= 3));
+                let noise: f64 = rng.sample(StandardNormal);
+                unit.push(f64::from(u));
+                year.push(f64::from(p));
+                d.push(treated);
+                y.push(unit_effect + 0.3 * f64::from(p) + 1.5 * treated + noise);
+            }
+        }
+        let data = Dataset::from_columns(
+            "panel",
+            vec![
+                ("unit".into(), unit),
+                ("year".into(), year),
+                ("t".into(), d),
+                ("y".into(), y),
+            ],
+        )
+        .unwrap();
+        let spec = EffectSpec {
+            treatment: "t".into(),
+            outcome: "y".into(),
+            covariates: vec![],
+        };
+        let estimator = Estimator::Did {
+            time: "year".into(),
+            unit: Some("unit".into()),
+        };
+        let estimate = estimator.estimate(&data, &spec).unwrap();
+        let r = bootstrap(
+            &data,
+            &spec,
+            &estimator,
+            &estimate,
+            &RefuteOptions::default(),
+        )
+        .unwrap();
+        assert!(r.passed, "{r:?}");
+        assert!(r.summary.contains("resamples of units"), "{}", r.summary);
+    }
+}
