@@ -424,3 +424,42 @@ fn missing_values_can_be_dropped_on_request() {
     ]);
     assert_eq!(json(&run)["n"], 500);
 }
+
+#[test]
+fn frontdoor_estimates_through_the_mediator_the_graph_implies() {
+    let dir = scratch_dir("frontdoor");
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut csv = String::from("t,m,y\n");
+    for _ in 0..3_000 {
+        let draws: [f64; 4] = std::array::from_fn(|_| rng.sample(StandardNormal));
+        let [u, e1, e2, e3] = draws;
+        let t = u + e1;
+        let m = 0.8 * t + e2;
+        csv.push_str(&format!("{t},{m},{}\n", 1.5 * m + 2.0 * u + e3));
+    }
+    let data = write_file(&dir, "frontdoor.csv", &csv);
+    let edges = "t->m, m->y, t<->y";
+    let base = [
+        "estimate",
+        "--data",
+        &data,
+        "--edges",
+        edges,
+        "--treatment",
+        "t",
+        "--outcome",
+        "y",
+    ];
+    let run = causeway(&[&base[..], &["--method", "ols"]].concat());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--method frontdoor"), "{}", run.stderr);
+    let report = json(&causeway(
+        &[&base[..], &["--method", "frontdoor", "--format", "json"]].concat(),
+    ));
+    let (low, high) = (
+        report["ci_low"].as_f64().unwrap(),
+        report["ci_high"].as_f64().unwrap(),
+    );
+    assert!(low <= 1.2 && 1.2 <= high, "[{low}, {high}]");
+    assert_eq!(report["identification"], "frontdoor adjustment");
+}

@@ -30,7 +30,10 @@ pub fn cholesky(a: &Array2<f64>) -> std::result::Result<Array2<f64>, usize> {
         for p in 0..j {
             diagonal -= l[[j, p]] * l[[j, p]];
         }
-        if !(diagonal > PIVOT_TOLERANCE * scale.max(a[[j, j]].abs())) {
+        // Written so that a NaN pivot also counts as vanished.
+        let vanished =
+            diagonal.is_nan() || diagonal <= PIVOT_TOLERANCE * scale.max(a[[j, j]].abs());
+        if vanished {
             return Err(j);
         }
         let root = diagonal.sqrt();

@@ -63,6 +63,9 @@ pub struct EstimateArgs {
     /// Instruments for `--method iv` (default: every instrument the graph implies).
     #[arg(long = "instrument", value_name = "NAME", value_delimiter = ',')]
     instruments: Vec<String>,
+    /// Mediators for `--method frontdoor` (default: the frontdoor set the graph implies).
+    #[arg(long = "mediator", value_name = "NAME", value_delimiter = ',')]
+    mediators: Vec<String>,
     /// Period column for `--method did` (0/1 post indicator without --unit).
     #[arg(long, value_name = "COLUMN")]
     time: Option<String>,
@@ -100,6 +103,7 @@ enum MethodArg {
     Dml,
     Did,
     Iv,
+    Frontdoor,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -173,6 +177,7 @@ fn method_of(arg: MethodArg) -> Method {
         MethodArg::Dml => Method::Dml,
         MethodArg::Did => Method::Did,
         MethodArg::Iv => Method::Iv,
+        MethodArg::Frontdoor => Method::Frontdoor,
     }
 }
 
@@ -298,6 +303,40 @@ fn plan(
         ));
     }
 
+    if method == Method::Frontdoor {
+        let mediators = match (&args.mediators[..], &estimand.frontdoor) {
+            ([], Some(set)) => set.clone(),
+            ([], None) => {
+                let reason = estimand
+                    .frontdoor_failure
+                    .clone()
+                    .unwrap_or_else(|| "no mediator set satisfies the frontdoor criterion".into());
+                return Err(Error::NotIdentified {
+                    treatment: estimand.treatment.clone(),
+                    outcome: estimand.outcome.clone(),
+                    reason: format!("{reason}; name mediators with --mediator if you know them"),
+                }
+                .into());
+            }
+            (chosen, _) => chosen.to_vec(),
+        };
+        let mut assumptions = estimand.assumptions(Strategy::Frontdoor);
+        if estimand.frontdoor.as_ref() != Some(&mediators) {
+            assumptions.push(format!(
+                "{} satisfy the frontdoor criterion (you asserted it; the graph does not imply it)",
+                mediators.join(", ")
+            ));
+        }
+        assumptions.push("every mechanism on the frontdoor paths is linear".to_string());
+        let estimator = Estimator::Frontdoor { mediators };
+        return Ok((
+            estimator,
+            spec(args.adjust.clone().unwrap_or_default()),
+            "frontdoor adjustment",
+            assumptions,
+        ));
+    }
+
     let covariates = match (&args.adjust, &estimand.backdoor) {
         (Some(chosen), _) => chosen.clone(),
         (None, Some(set)) => set.clone(),
@@ -305,7 +344,7 @@ fn plan(
             let hint = match (&estimand.frontdoor, estimand.instruments.first()) {
                 (_, Some(z)) => format!("the graph has an instrument, `{z}`: use --method iv"),
                 (Some(m), None) => format!(
-                    "a frontdoor set exists ({}), but frontdoor estimation is not available yet",
+                    "the mediators {} satisfy the frontdoor criterion: use --method frontdoor",
                     m.join(", ")
                 ),
                 (None, None) => {

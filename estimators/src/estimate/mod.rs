@@ -14,10 +14,12 @@
 //! | [`Method::Dml`]  | binary or continuous | backdoor | Neyman-orthogonal score, cross-fitted |
 //! | [`Method::Did`]  | binary | parallel trends | cluster-robust by unit |
 //! | [`Method::Iv`]   | binary or continuous | instrument | HC1 robust 2SLS |
+//! | [`Method::Frontdoor`] | binary or continuous | frontdoor (linear) | stacked influence functions |
 
 mod aipw;
 mod did;
 mod dml;
+mod frontdoor;
 mod ipw;
 mod iv;
 mod ols;
@@ -59,17 +61,20 @@ pub enum Method {
     Did,
     /// Instrumental variables, two-stage least squares.
     Iv,
+    /// Frontdoor adjustment through mediators, linear mechanisms.
+    Frontdoor,
 }
 
 impl Method {
     /// Every method, in the order the CLI lists them.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Ols,
         Method::Ipw,
         Method::Aipw,
         Method::Dml,
         Method::Did,
         Method::Iv,
+        Method::Frontdoor,
     ];
 
     /// The method's name on the command line.
@@ -81,6 +86,7 @@ impl Method {
             Method::Dml => "dml",
             Method::Did => "did",
             Method::Iv => "iv",
+            Method::Frontdoor => "frontdoor",
         }
     }
 
@@ -93,6 +99,7 @@ impl Method {
             Method::Dml => "double machine learning, partially linear model",
             Method::Did => "difference in differences (cluster-robust errors)",
             Method::Iv => "instrumental variables, two-stage least squares",
+            Method::Frontdoor => "frontdoor adjustment through mediators (linear)",
         }
     }
 }
@@ -147,6 +154,8 @@ pub enum Estimator {
     Did { time: String, unit: Option<String> },
     /// Two-stage least squares with the given excluded instruments.
     Iv { instruments: Vec<String> },
+    /// Frontdoor adjustment through the given mediators (linear mechanisms).
+    Frontdoor { mediators: Vec<String> },
 }
 
 impl Estimator {
@@ -159,6 +168,7 @@ impl Estimator {
             Estimator::Dml { .. } => Method::Dml,
             Estimator::Did { .. } => Method::Did,
             Estimator::Iv { .. } => Method::Iv,
+            Estimator::Frontdoor { .. } => Method::Frontdoor,
         }
     }
 
@@ -207,6 +217,7 @@ impl Estimator {
             } => dml::estimate(data, spec, *folds, nuisance, *seed),
             Estimator::Did { time, unit } => did::estimate(data, spec, time, unit.as_deref()),
             Estimator::Iv { instruments } => iv::estimate(data, spec, instruments),
+            Estimator::Frontdoor { mediators } => frontdoor::estimate(data, spec, mediators),
         }
     }
 }

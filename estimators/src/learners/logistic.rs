@@ -71,13 +71,13 @@ impl LogisticFit {
             let mut candidate_objective =
                 penalised_log_likelihood(&design, y, &candidate, RIDGE * n);
             let mut halvings = 0;
-            while !(candidate_objective >= objective) && halvings < 40 {
+            while !improves(candidate_objective, objective) && halvings < 40 {
                 step *= 0.5;
                 candidate = &beta + &step;
                 candidate_objective = penalised_log_likelihood(&design, y, &candidate, RIDGE * n);
                 halvings += 1;
             }
-            if !(candidate_objective >= objective) {
+            if !improves(candidate_objective, objective) {
                 break;
             }
             let largest_step = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
@@ -98,6 +98,11 @@ impl LogisticFit {
     pub fn predict(&self, x: ArrayView2<f64>) -> Array1<f64> {
         probabilities(&with_intercept(x).dot(&self.coefficients))
     }
+}
+
+/// Whether a step's objective is at least as good (false for NaN).
+fn improves(candidate: f64, current: f64) -> bool {
+    candidate >= current
 }
 
 /// Σ [y log p + (1 − y) log(1 − p)] − ridge/2 · |β|², computed stably from logits.
