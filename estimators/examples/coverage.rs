@@ -276,7 +276,7 @@ fn replicate(method: &Method, rep: u64) -> BoxResult<Draw> {
 /// The data-generating process of the module docs, with its own seed.
 fn synthetic(n: usize, seed: u64) -> BoxResult<(Dataset, EffectSpec)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = vec![Vec::with_capacity(n); COVARIATES];
+    let mut x: Vec<Vec<f64>> = (0..COVARIATES).map(|_| Vec::with_capacity(n)).collect();
     let mut t = Vec::with_capacity(n);
     let mut y = Vec::with_capacity(n);
     for _ in 0..n {
