@@ -11,10 +11,12 @@
 //! Missing values are refused, naming the column and how many, unless the caller asks
 //! to drop the incomplete rows: silently imputing would change the estimand.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -346,7 +348,7 @@ impl Dataset {
     /// `column=level`). Returns the matrix (n × k) and the names of its columns.
     /// No intercept is added.
     pub fn design(&self, names: &[String]) -> Result<(Array2<f64>, Vec<String>)> {
-        let mut blocks: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut blocks: Vec<(String, Cow<'_, [f64]>)> = Vec::new();
         for name in names {
             let column = self.column(name)?;
             match column.kind {
@@ -357,20 +359,32 @@ impl Dataset {
                             .iter()
                             .map(|v| f64::from(u8::from(*v as usize == code)))
                             .collect();
-                        blocks.push((format!("{name}={level}"), dummy));
+                        blocks.push((format!("{name}={level}"), Cow::Owned(dummy)));
                     }
                 }
-                _ => blocks.push((name.clone(), column.values.clone())),
+                _ => blocks.push((name.clone(), Cow::Borrowed(&column.values))),
             }
         }
-        let mut matrix = Array2::zeros((self.n_rows, blocks.len()));
-        for (j, (_, values)) in blocks.iter().enumerate() {
-            matrix
-                .column_mut(j)
-                .iter_mut()
-                .zip(values)
-                .for_each(|(m, v)| *m = *v);
+        // Filled row by row, in parallel chunks: each output row is written once and
+        // contiguously while the columns are read as a few sequential streams.
+        let width = blocks.len();
+        let chunk_rows = 4096;
+        let mut values = vec![0.0; self.n_rows * width];
+        if width > 0 {
+            values
+                .par_chunks_mut(chunk_rows * width)
+                .enumerate()
+                .for_each(|(c, rows)| {
+                    for (r, row) in rows.chunks_mut(width).enumerate() {
+                        let i = c * chunk_rows + r;
+                        for (value, (_, column)) in row.iter_mut().zip(&blocks) {
+                            *value = column[i];
+                        }
+                    }
+                });
         }
+        let matrix = Array2::from_shape_vec((self.n_rows, width), values)
+            .map_err(|e| Error::invalid_input(e.to_string()))?;
         Ok((matrix, blocks.into_iter().map(|(name, _)| name).collect()))
     }
 

@@ -17,6 +17,7 @@
 pub mod data;
 pub mod error;
 pub mod estimate;
+pub mod format;
 pub mod graph;
 pub mod identify;
 pub mod io;

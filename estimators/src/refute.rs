@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimate::{EffectSpec, Estimate, Estimator, Method};
+use crate::format::number;
 use crate::stats::{mean_and_variance, quantile, two_sided_p};
 
 /// The refuters, as named in reports.
@@ -172,10 +173,11 @@ pub fn placebo_treatment(
         ]),
         passed,
         summary: format!(
-            "with `{}` randomly permuted the effect averages {mean:.4} over {runs} runs ({}); the real estimate is {} (permutation p = {permutation_p:.3})",
+            "with `{}` randomly permuted the effect averages {} over {runs} runs ({}); the real estimate is {} (permutation p = {permutation_p:.3})",
             spec.treatment,
+            number(mean),
             if passed { "indistinguishable from zero" } else { "NOT zero: the method finds effects where there are none" },
-            format_number(estimate.estimate),
+            number(estimate.estimate),
         ),
     })
 }
@@ -274,7 +276,7 @@ fn stability_refutation(
         passed,
         summary: format!(
             "{what} gives {} on average, {:.2} standard errors from the estimate ({})",
-            format_number(mean),
+            number(mean),
             shift.abs(),
             if passed { "stable" } else { "NOT stable" }
         ),
@@ -356,8 +358,8 @@ pub fn bootstrap(
         passed,
         summary: format!(
             "bootstrap 95% interval [{}, {}] over {} resamples{}; its spread is {ratio:.2}× the reported standard error ({})",
-            format_number(low),
-            format_number(high),
+            number(low),
+            number(high),
             effects.len(),
             if panel_unit.is_some() { " of units" } else { "" },
             if passed { "consistent" } else { "NOT consistent" }
@@ -426,16 +428,6 @@ fn unused_name(data: &Dataset, base: &str) -> String {
         })
         .find(|candidate| !names.contains(candidate))
         .unwrap_or_else(|| base.to_string())
-}
-
-/// Numbers in summaries: four significant digits, no exponent for everyday sizes.
-fn format_number(value: f64) -> String {
-    if value != 0.0 && (value.abs() >= 1e6 || value.abs() < 1e-3) {
-        format!("{value:.3e}")
-    } else {
-        let decimals = (3 - value.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{value:.decimals$}")
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use causeway_estimators::data::{ColumnType, Dataset, LoadOptions};
 use causeway_estimators::estimate::{EffectSpec, Estimate, Estimator, Method};
+use causeway_estimators::format::number;
 use causeway_estimators::graph::CausalGraph;
 use causeway_estimators::identify::{identify, IdentifiedEstimand, IdentifyOptions, Strategy};
 use causeway_estimators::learners::forest::ForestParams;
@@ -432,7 +433,7 @@ fn write_text(out: &mut impl Write, report: &Report, data: &Dataset) -> std::io:
     } else {
         String::new()
     };
-    writeln!(out, "  rows used     {}{dropped}", e.n)?;
+    writeln!(out, "  rows used     {}{dropped}", number(e.n as f64))?;
     let adjusted = if e.adjustment_set.is_empty() {
         "nothing".to_string()
     } else {
@@ -469,51 +470,10 @@ fn write_text(out: &mut impl Write, report: &Report, data: &Dataset) -> std::io:
     Ok(())
 }
 
-/// A number for people: thousands separated, four significant digits.
-fn number(value: f64) -> String {
-    if !value.is_finite() {
-        return value.to_string();
-    }
-    if value != 0.0 && value.abs() < 1e-3 {
-        return format!("{value:.3e}");
-    }
-    let decimals = (3 - value.abs().max(1e-300).log10().floor() as i32).clamp(0, 4) as usize;
-    let text = format!("{:.decimals$}", value.abs());
-    let (integer, fraction) = text
-        .split_once('.')
-        .map_or((text.as_str(), None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in integer.chars().enumerate() {
-        if i > 0 && (integer.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    let sign = if value < 0.0 { "-" } else { "" };
-    match fraction {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
 fn p_value(p: f64) -> String {
     if p < 1e-4 {
         "< 0.0001".into()
     } else {
         format!("{p:.4}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::number;
-
-    #[test]
-    fn numbers_are_grouped_and_rounded() {
-        assert_eq!(number(1794.3421), "1,794");
-        assert_eq!(number(-12345.678), "-12,346");
-        assert_eq!(number(2.0), "2.000");
-        assert_eq!(number(0.123456), "0.1235");
-        assert_eq!(number(0.0), "0.000");
     }
 }

@@ -29,8 +29,9 @@ pub(super) fn estimate(
     let y = data.numeric(&spec.outcome)?;
     let (x, _) = covariates(data, spec)?;
     let folds = Folds::new(t.len(), n_folds, seed)?;
-    let y_hat = learner.cross_fit(x.view(), y.view(), &folds, None)?;
-    let t_hat = learner.cross_fit(x.view(), t.view(), &folds, None)?;
+    let mut fitted = learner.cross_fit_many(x.view(), &[y.view(), t.view()], &folds, None)?;
+    let t_hat = fitted.remove(1);
+    let y_hat = fitted.remove(0);
     let y_residual = &y - &y_hat;
     let t_residual = &t - &t_hat;
     let n = t.len() as f64;

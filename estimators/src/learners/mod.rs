@@ -8,7 +8,7 @@
 pub mod forest;
 pub mod logistic;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Slice};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,15 +49,31 @@ impl Learner {
         folds: &Folds,
         train_mask: Option<&[bool]>,
     ) -> Result<Array1<f64>> {
+        let mut predictions = self.cross_fit_many(x, &[y], folds, train_mask)?;
+        Ok(predictions.remove(0))
+    }
+
+    /// [`Learner::cross_fit`] for several responses on the same covariates and
+    /// folds (DML's outcome and treatment), sharing the work that depends on `x`
+    /// only: each fold's rows are gathered once, and for [`Learner::Linear`] one
+    /// pass computes every response's sufficient statistics.
+    pub fn cross_fit_many(
+        &self,
+        x: ArrayView2<f64>,
+        ys: &[ArrayView1<f64>],
+        folds: &Folds,
+        train_mask: Option<&[bool]>,
+    ) -> Result<Vec<Array1<f64>>> {
         let n = x.nrows();
-        if y.len() != n || folds.assignment.len() != n {
+        if ys.iter().any(|y| y.len() != n) || folds.assignment.len() != n {
             return Err(Error::invalid_input(format!(
                 "cross-fitting needs one fold label and one response per row ({n} rows)"
             )));
         }
         let fold_rows = folds.rows();
-        let per_fold: Vec<Result<Array1<f64>>> = match self {
-            Learner::Linear => linear_cross_fit(x, y, &fold_rows, train_mask),
+        // Per fold: an (n_k × responses) matrix of held-out predictions.
+        let per_fold: Vec<Result<Array2<f64>>> = match self {
+            Learner::Linear => linear_cross_fit(x, ys, &fold_rows, train_mask),
             Learner::Forest(params) => fold_rows
                 .iter()
                 .enumerate()
@@ -70,28 +86,37 @@ impl Learner {
                     }
                     let x_train = x.select(Axis(0), &train);
                     let x_test = x.select(Axis(0), held_out);
-                    // Trees approximate linear structure by steps, which biases DML
-                    // when confounding is (partly) linear; a least-squares fit takes
-                    // the linear part exactly and the forest learns what is left.
-                    let linear = LinearFit::fit(
-                        with_intercept(x_train.view()).view(),
-                        y.select(Axis(0), &train).view(),
-                        &covariate_names(x.ncols()),
-                    )?;
-                    let forest = params.fit(x_train.view(), linear.residuals.view())?;
-                    Ok(with_intercept(x_test.view()).dot(&linear.coefficients)
-                        + forest.predict(x_test.view())?)
+                    let design_train = with_intercept(x_train.view());
+                    let design_test = with_intercept(x_test.view());
+                    let mut predictions = Array2::zeros((held_out.len(), ys.len()));
+                    for (j, y) in ys.iter().enumerate() {
+                        // Trees approximate linear structure by steps, which biases
+                        // DML when confounding is (partly) linear; a least-squares fit
+                        // takes the linear part exactly and the forest learns the rest.
+                        let linear = LinearFit::fit(
+                            design_train.view(),
+                            y.select(Axis(0), &train).view(),
+                            &covariate_names(x.ncols()),
+                        )?;
+                        let forest = params.fit(x_train.view(), linear.residuals.view())?;
+                        let column = design_test.dot(&linear.coefficients)
+                            + forest.predict(x_test.view())?;
+                        predictions.column_mut(j).assign(&column);
+                    }
+                    Ok(predictions)
                 })
                 .collect(),
         };
-        let mut predictions = Array1::zeros(n);
+        let mut out = vec![Array1::zeros(n); ys.len()];
         for (rows, fold_predictions) in fold_rows.iter().zip(per_fold) {
             let fold_predictions = fold_predictions?;
-            for (&i, p) in rows.iter().zip(fold_predictions.iter()) {
-                predictions[i] = *p;
+            for (j, predictions) in out.iter_mut().enumerate() {
+                for (&i, p) in rows.iter().zip(fold_predictions.column(j)) {
+                    predictions[i] = *p;
+                }
             }
         }
-        Ok(predictions)
+        Ok(out)
     }
 }
 
@@ -147,46 +172,59 @@ fn empty_training_fold() -> Error {
 }
 
 /// Linear cross-fitting from per-fold sufficient statistics: one pass over the data
-/// computes each fold's `X'X` and `X'y`; the training statistics of fold k are the
-/// totals minus fold k's, so the cost does not grow with the number of folds.
+/// computes each fold's `X'X` and `X'Y` (all responses at once); the training
+/// statistics of fold k are the totals minus fold k's, so the cost does not grow with
+/// the number of folds. The work is bounded by copying each row once into its
+/// fold's design and one matrix product per fold, both memory-bandwidth bound.
 fn linear_cross_fit(
     x: ArrayView2<f64>,
-    y: ArrayView1<f64>,
+    ys: &[ArrayView1<f64>],
     fold_rows: &[Vec<usize>],
     train_mask: Option<&[bool]>,
-) -> Vec<Result<Array1<f64>>> {
+) -> Vec<Result<Array2<f64>>> {
     let names = covariate_names(x.ncols());
-    let blocks: Vec<(Array2<f64>, Array2<f64>, Array1<f64>)> = fold_rows
+    let k = names.len();
+    let blocks: Vec<(Array2<f64>, Array2<f64>, Array2<f64>)> = fold_rows
         .par_iter()
         .map(|rows| {
-            let design = with_intercept(x.select(Axis(0), rows).view());
-            let weights: Array1<f64> = rows
-                .iter()
-                .map(|&i| f64::from(u8::from(train_mask.is_none_or(|m| m[i]))))
-                .collect();
-            let weighted = &design * &weights.view().insert_axis(Axis(1));
-            let gram = weighted.t().dot(&design);
-            let response: Array1<f64> = rows.iter().map(|&i| y[i]).collect();
-            let xty = weighted.t().dot(&response);
-            (design, gram, xty)
+            let design = gather_with_intercept(x, rows);
+            let responses = Array2::from_shape_fn((rows.len(), ys.len()), |(r, j)| ys[j][rows[r]]);
+            match train_mask {
+                None => (design.t().dot(&design), design.t().dot(&responses), design),
+                Some(mask) => {
+                    let kept: Vec<usize> = (0..rows.len()).filter(|&r| mask[rows[r]]).collect();
+                    let fitted = design.select(Axis(0), &kept);
+                    let gram = fitted.t().dot(&fitted);
+                    let xty = fitted.t().dot(&responses.select(Axis(0), &kept));
+                    (gram, xty, design)
+                }
+            }
         })
         .collect();
     let total_gram = blocks
         .iter()
-        .fold(Array2::zeros((names.len(), names.len())), |acc, b| {
-            acc + &b.1
-        });
+        .fold(Array2::zeros((k, k)), |acc, b| acc + &b.0);
     let total_xty = blocks
         .iter()
-        .fold(Array1::zeros(names.len()), |acc, b| acc + &b.2);
+        .fold(Array2::zeros((k, ys.len())), |acc, b| acc + &b.1);
     blocks
         .par_iter()
-        .map(|(design, gram, xty)| {
+        .map(|(gram, xty, design)| {
             let inverse = spd_inverse(&(&total_gram - gram), &names)?;
             let coefficients = inverse.dot(&(&total_xty - xty));
             Ok(design.dot(&coefficients))
         })
         .collect()
+}
+
+/// The rows `rows` of `x` with a leading column of ones, copied in one pass.
+fn gather_with_intercept(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
+    let mut design = Array2::ones((rows.len(), x.ncols() + 1));
+    for (mut out, &i) in design.rows_mut().into_iter().zip(rows) {
+        out.slice_axis_mut(Axis(0), Slice::from(1..))
+            .assign(&x.row(i));
+    }
+    design
 }
 
 /// An assignment of rows to K folds, balanced and shuffled with a seed.
