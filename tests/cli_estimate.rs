@@ -463,3 +463,91 @@ fn frontdoor_estimates_through_the_mediator_the_graph_implies() {
     assert!(low <= 1.2 && 1.2 <= high, "[{low}, {high}]");
     assert_eq!(report["identification"], "frontdoor adjustment");
 }
+
+#[test]
+fn all_minimal_adjustment_sets_are_listed_on_request() {
+    let dir = scratch_dir("all_sets");
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let mut csv = String::from("a,b,c,t,y\n");
+    for _ in 0..500 {
+        let draws: [f64; 5] = std::array::from_fn(|_| rng.sample(StandardNormal));
+        let [a, c, e1, e2, e3] = draws;
+        let b = a + e1;
+        let t = a + c + e2;
+        csv.push_str(&format!("{a},{b},{c},{t},{}\n", t + b + c + e3));
+    }
+    let data = write_file(&dir, "data.csv", &csv);
+    let report = json(&causeway(&[
+        "estimate",
+        "--data",
+        &data,
+        "--edges",
+        "a->t, a->b, b->y, c->t, c->y, t->y",
+        "--treatment",
+        "t",
+        "--outcome",
+        "y",
+        "--method",
+        "ols",
+        "--all-sets",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        report["all_adjustment_sets"],
+        serde_json::json!([["a", "c"], ["b", "c"]])
+    );
+    let (low, high) = (
+        report["ci_low"].as_f64().unwrap(),
+        report["ci_high"].as_f64().unwrap(),
+    );
+    assert!(low <= 1.0 && 1.0 <= high, "[{low}, {high}]");
+}
+
+#[test]
+fn difference_in_differences_on_a_panel() {
+    let dir = scratch_dir("did");
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut csv = String::from("unit,year,t,y\n");
+    for unit in 0..100 {
+        let unit_effect: f64 = rng.sample(StandardNormal);
+        for year in 2015..2021 {
+            let t = u8::from(unit % 2 == 0 && year >= 2018);
+            let noise: f64 = rng.sample(StandardNormal);
+            let y = 3.0 * unit_effect + 0.5 * f64::from(year - 2015) + 2.0 * f64::from(t) + noise;
+            csv.push_str(&format!("{unit},{year},{t},{y}\n"));
+        }
+    }
+    let data = write_file(&dir, "panel.csv", &csv);
+    let base = [
+        "estimate",
+        "--data",
+        &data,
+        "--edges",
+        "t->y",
+        "--treatment",
+        "t",
+        "--outcome",
+        "y",
+        "--method",
+        "did",
+    ];
+    let report = json(&causeway(
+        &[
+            &base[..],
+            &["--time", "year", "--unit", "unit", "--format", "json"],
+        ]
+        .concat(),
+    ));
+    let (low, high) = (
+        report["ci_low"].as_f64().unwrap(),
+        report["ci_high"].as_f64().unwrap(),
+    );
+    assert!(low <= 2.0 && 2.0 <= high, "[{low}, {high}]");
+    assert!(report["diagnostics"]["pretrend_p_value"].as_f64().unwrap() > 0.05);
+    assert_eq!(report["identification"], "difference in differences");
+    // Without --time the command says what it needs.
+    let run = causeway(&base);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--time"), "{}", run.stderr);
+}

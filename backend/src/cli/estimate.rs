@@ -127,6 +127,9 @@ struct Report {
     #[serde(flatten)]
     estimate: Estimate,
     identification: &'static str,
+    /// Every minimal backdoor set, with `--all-sets`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    all_adjustment_sets: Vec<Vec<String>>,
     assumptions: Vec<String>,
     refutations: Vec<Refutation>,
 }
@@ -140,8 +143,13 @@ pub fn run(args: &EstimateArgs) -> Result<(), CommandError> {
     let graph = load_graph(args)?;
     graph.check_columns(&data.column_names())?;
 
-    let method = method_of(args.method);
-    let (estimator, spec, identification, assumptions) = plan(args, method, &graph)?;
+    let Plan {
+        estimator,
+        spec,
+        identification,
+        assumptions,
+        all_adjustment_sets,
+    } = plan(args, method_of(args.method), &graph)?;
     let estimate = estimator.estimate(&data, &spec)?;
     let refutations = if args.refute {
         let options = RefuteOptions {
@@ -156,6 +164,7 @@ pub fn run(args: &EstimateArgs) -> Result<(), CommandError> {
     let report = Report {
         estimate,
         identification,
+        all_adjustment_sets,
         assumptions,
         refutations,
     };
@@ -214,61 +223,23 @@ fn load_graph(args: &EstimateArgs) -> Result<CausalGraph, CommandError> {
     Ok(CausalGraph::from_edges(&edges, &latent)?)
 }
 
-/// Chooses what to adjust for, from identification (or the user's override), and
-/// builds the estimator.
-fn plan(
-    args: &EstimateArgs,
-    method: Method,
-    graph: &CausalGraph,
-) -> Result<(Estimator, EffectSpec, &'static str, Vec<String>), CommandError> {
-    let spec = |covariates: Vec<String>| EffectSpec {
-        treatment: args.treatment.clone(),
-        outcome: args.outcome.clone(),
-        covariates,
-    };
-    let learner = match args.nuisance {
-        NuisanceArg::Linear => Learner::Linear,
-        NuisanceArg::Forest => Learner::Forest(
-            ForestParams {
-                seed: args.seed,
-                ..ForestParams::default()
-            }
-            .check()?,
-        ),
-    };
-    if method == Method::Did {
-        // DiD identifies the effect by parallel trends, not by the graph; the graph
-        // still has to name both variables.
-        for name in [&args.treatment, &args.outcome] {
-            if !graph.contains(name) {
-                return Err(Error::unknown_variable(name, graph.node_names()).into());
-            }
-        }
-        let time = args.time.clone().ok_or_else(|| {
-            CommandError::Usage(
-                "--method did needs --time COLUMN (and --unit COLUMN for a panel)".into(),
-            )
-        })?;
-        let assumptions = vec![
-            format!(
-                "parallel trends: without treatment, the treated units' {} would have moved like the untreated units'",
-                args.outcome
-            ),
-            "no anticipation: units do not react before they are treated".to_string(),
-            "treatment of one unit does not affect others".to_string(),
-        ];
-        let estimator = Estimator::Did {
-            time,
-            unit: args.unit.clone(),
-        };
-        return Ok((
-            estimator,
-            spec(args.adjust.clone().unwrap_or_default()),
-            "difference in differences",
-            assumptions,
-        ));
-    }
+/// What to run: the estimator, the effect with its adjustment set, and what the
+/// answer rests on.
+struct Plan {
+    estimator: Estimator,
+    spec: EffectSpec,
+    identification: &'static str,
+    assumptions: Vec<String>,
+    all_adjustment_sets: Vec<Vec<String>>,
+}
 
+/// Chooses the estimator and what to adjust for from the graph (or the user's
+/// overrides): DiD rests on parallel trends, every other method on the strategy
+/// identification finds for it.
+fn plan(args: &EstimateArgs, method: Method, graph: &CausalGraph) -> Result<Plan, CommandError> {
+    if method == Method::Did {
+        return plan_difference_in_differences(args, graph);
+    }
     let estimand = identify(
         graph,
         &args.treatment,
@@ -277,67 +248,131 @@ fn plan(
             all_minimal_sets: args.all_sets,
         },
     )?;
-    if method == Method::Iv {
-        let instruments = if args.instruments.is_empty() {
-            estimand.instruments.clone()
-        } else {
-            args.instruments.clone()
-        };
-        if instruments.is_empty() {
-            return Err(not_identified(&estimand, "the graph implies no instrument for the treatment; name one with --instrument if you know it").into());
+    match method {
+        Method::Iv => plan_instrumental(args, &estimand),
+        Method::Frontdoor => plan_frontdoor(args, &estimand),
+        _ => plan_backdoor(args, method, &estimand),
+    }
+}
+
+fn effect(args: &EstimateArgs, covariates: Vec<String>) -> EffectSpec {
+    EffectSpec {
+        treatment: args.treatment.clone(),
+        outcome: args.outcome.clone(),
+        covariates,
+    }
+}
+
+fn plan_difference_in_differences(
+    args: &EstimateArgs,
+    graph: &CausalGraph,
+) -> Result<Plan, CommandError> {
+    // The graph does not identify a DiD effect, but it still has to name both variables.
+    for name in [&args.treatment, &args.outcome] {
+        if !graph.contains(name) {
+            return Err(Error::unknown_variable(name, graph.node_names()).into());
         }
-        let mut assumptions = estimand.assumptions(Strategy::Instrumental);
-        for z in instruments
-            .iter()
-            .filter(|z| !estimand.instruments.contains(z))
-        {
-            assumptions.push(format!(
-                "{z} is a valid instrument (you asserted it; the graph does not imply it)"
-            ));
-        }
-        let estimator = Estimator::Iv { instruments };
-        return Ok((
-            estimator,
-            spec(args.adjust.clone().unwrap_or_default()),
-            "instrumental variables",
-            assumptions,
+    }
+    let time = args.time.clone().ok_or_else(|| {
+        CommandError::Usage(
+            "--method did needs --time COLUMN (and --unit COLUMN for a panel)".into(),
+        )
+    })?;
+    Ok(Plan {
+        estimator: Estimator::Did {
+            time,
+            unit: args.unit.clone(),
+        },
+        spec: effect(args, args.adjust.clone().unwrap_or_default()),
+        identification: "difference in differences",
+        assumptions: vec![
+            format!(
+                "parallel trends: without treatment, the treated units' {} would have moved like the untreated units'",
+                args.outcome
+            ),
+            "no anticipation: units do not react before they are treated".to_string(),
+            "treatment of one unit does not affect others".to_string(),
+        ],
+        all_adjustment_sets: Vec::new(),
+    })
+}
+
+fn plan_instrumental(
+    args: &EstimateArgs,
+    estimand: &IdentifiedEstimand,
+) -> Result<Plan, CommandError> {
+    let instruments = if args.instruments.is_empty() {
+        estimand.instruments.clone()
+    } else {
+        args.instruments.clone()
+    };
+    if instruments.is_empty() {
+        return Err(not_identified(
+            estimand,
+            "the graph implies no instrument for the treatment; name one with --instrument if you know it",
+        )
+        .into());
+    }
+    let mut assumptions = estimand.assumptions(Strategy::Instrumental);
+    for z in instruments
+        .iter()
+        .filter(|z| !estimand.instruments.contains(z))
+    {
+        assumptions.push(format!(
+            "{z} is a valid instrument (you asserted it; the graph does not imply it)"
         ));
     }
+    Ok(Plan {
+        estimator: Estimator::Iv { instruments },
+        spec: effect(args, args.adjust.clone().unwrap_or_default()),
+        identification: "instrumental variables",
+        assumptions,
+        all_adjustment_sets: Vec::new(),
+    })
+}
 
-    if method == Method::Frontdoor {
-        let mediators = match (&args.mediators[..], &estimand.frontdoor) {
-            ([], Some(set)) => set.clone(),
-            ([], None) => {
-                let reason = estimand
-                    .frontdoor_failure
-                    .clone()
-                    .unwrap_or_else(|| "no mediator set satisfies the frontdoor criterion".into());
-                return Err(Error::NotIdentified {
-                    treatment: estimand.treatment.clone(),
-                    outcome: estimand.outcome.clone(),
-                    reason: format!("{reason}; name mediators with --mediator if you know them"),
-                }
-                .into());
+fn plan_frontdoor(
+    args: &EstimateArgs,
+    estimand: &IdentifiedEstimand,
+) -> Result<Plan, CommandError> {
+    let mediators = match (&args.mediators[..], &estimand.frontdoor) {
+        ([], Some(set)) => set.clone(),
+        ([], None) => {
+            let reason = estimand
+                .frontdoor_failure
+                .clone()
+                .unwrap_or_else(|| "no mediator set satisfies the frontdoor criterion".into());
+            return Err(Error::NotIdentified {
+                treatment: estimand.treatment.clone(),
+                outcome: estimand.outcome.clone(),
+                reason: format!("{reason}; name mediators with --mediator if you know them"),
             }
-            (chosen, _) => chosen.to_vec(),
-        };
-        let mut assumptions = estimand.assumptions(Strategy::Frontdoor);
-        if estimand.frontdoor.as_ref() != Some(&mediators) {
-            assumptions.push(format!(
-                "{} satisfy the frontdoor criterion (you asserted it; the graph does not imply it)",
-                mediators.join(", ")
-            ));
+            .into());
         }
-        assumptions.push("every mechanism on the frontdoor paths is linear".to_string());
-        let estimator = Estimator::Frontdoor { mediators };
-        return Ok((
-            estimator,
-            spec(args.adjust.clone().unwrap_or_default()),
-            "frontdoor adjustment",
-            assumptions,
+        (chosen, _) => chosen.to_vec(),
+    };
+    let mut assumptions = estimand.assumptions(Strategy::Frontdoor);
+    if estimand.frontdoor.as_ref() != Some(&mediators) {
+        assumptions.push(format!(
+            "{} satisfy the frontdoor criterion (you asserted it; the graph does not imply it)",
+            mediators.join(", ")
         ));
     }
+    assumptions.push("every mechanism on the frontdoor paths is linear".to_string());
+    Ok(Plan {
+        estimator: Estimator::Frontdoor { mediators },
+        spec: effect(args, args.adjust.clone().unwrap_or_default()),
+        identification: "frontdoor adjustment",
+        assumptions,
+        all_adjustment_sets: Vec::new(),
+    })
+}
 
+fn plan_backdoor(
+    args: &EstimateArgs,
+    method: Method,
+    estimand: &IdentifiedEstimand,
+) -> Result<Plan, CommandError> {
     let covariates = match (&args.adjust, &estimand.backdoor) {
         (Some(chosen), _) => chosen.clone(),
         (None, Some(set)) => set.clone(),
@@ -352,7 +387,7 @@ fn plan(
                     "add the missing confounders to the data, or find an instrument".to_string()
                 }
             };
-            return Err(not_identified(&estimand, &hint).into());
+            return Err(not_identified(estimand, &hint).into());
         }
     };
     let mut assumptions = estimand.assumptions(Strategy::Backdoor);
@@ -362,15 +397,17 @@ fn plan(
             covariates.join(", ")
         ));
     }
-    if args.all_sets && estimand.all_backdoor_sets.len() > 1 {
-        let sets: Vec<String> = estimand
-            .all_backdoor_sets
-            .iter()
-            .map(|s| format!("{{{}}}", s.join(", ")))
-            .collect();
-        assumptions.push(format!("other minimal adjustment sets: {}", sets.join(" ")));
-    }
     assumptions.extend(estimand.notes.iter().cloned());
+    let learner = match args.nuisance {
+        NuisanceArg::Linear => Learner::Linear,
+        NuisanceArg::Forest => Learner::Forest(
+            ForestParams {
+                seed: args.seed,
+                ..ForestParams::default()
+            }
+            .check()?,
+        ),
+    };
     let estimator = match method {
         Method::Ols => Estimator::Ols,
         Method::Ipw => Estimator::Ipw { trim: args.trim },
@@ -386,12 +423,13 @@ fn plan(
             seed: args.seed,
         },
     };
-    Ok((
+    Ok(Plan {
         estimator,
-        spec(covariates),
-        "backdoor adjustment",
+        spec: effect(args, covariates),
+        identification: "backdoor adjustment",
         assumptions,
-    ))
+        all_adjustment_sets: estimand.all_backdoor_sets.clone(),
+    })
 }
 
 fn not_identified(estimand: &IdentifiedEstimand, hint: &str) -> Error {
@@ -440,6 +478,14 @@ fn write_text(out: &mut impl Write, report: &Report, data: &Dataset) -> std::io:
         e.adjustment_set.join(", ")
     };
     writeln!(out, "  adjusted for  {adjusted}")?;
+    if report.all_adjustment_sets.len() > 1 {
+        let sets: Vec<String> = report
+            .all_adjustment_sets
+            .iter()
+            .map(|set| format!("{{{}}}", set.join(", ")))
+            .collect();
+        writeln!(out, "  minimal sets  {}", sets.join("  "))?;
+    }
     if !e.diagnostics.is_empty() {
         writeln!(out, "\nDiagnostics")?;
         for (name, value) in &e.diagnostics {
