@@ -23,6 +23,7 @@ pub mod identify;
 pub mod io;
 pub mod learners;
 pub mod linalg;
+pub mod model;
 pub mod refute;
 pub mod stats;
 
