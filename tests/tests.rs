@@ -3,3 +3,4 @@
 
 mod cli_estimate;
 mod helpers;
+mod store_conformance;

@@ -2,3 +2,4 @@
 //! chat build on it.
 
 pub mod cli;
+pub mod store;
