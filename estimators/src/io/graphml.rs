@@ -1,15 +1,26 @@
-//! GraphML: reading causal graphs (the model-document writer comes later).
+//! GraphML: causal graphs and model documents.
 //!
 //! GraphML is the contract format of Causeway's model documents, and what networkx,
 //! yEd, Gephi and Neo4j APOC exchange. Reading happens in two steps: the XML is first
 //! read into a [`GraphmlDocument`] that keeps every declared key, every node and edge
 //! with its `<data>` values and the line each came from; only then is that turned into
-//! a [`CausalGraph`]. The first step is format-level and knows nothing of causality,
-//! so the full model reader (labels, roles, effects) and the writer can share it; the
-//! second step is where causal meaning (latent nodes, directedness) is checked.
+//! a [`CausalGraph`] ([`read_graph`]) or a [`ModelDocument`](crate::model::ModelDocument)
+//! ([`read_model`]). The first step is format-level and knows nothing of causality;
+//! the second is where causal meaning (latent nodes, directedness, roles, effects) is
+//! checked.
+//!
+//! Model documents are also written here ([`write_model`]), with the keys declared
+//! once in [`MODEL_KEYS`]; write → read → write gives the same bytes.
 //!
 //! quick-xml reports byte offsets; every error is turned into a line number so a
 //! person can find the problem in an editor.
+
+mod json;
+mod keys;
+mod model;
+
+pub use keys::{model_keys_schema, KeyDomain, KeyType, ModelKey, MODEL_KEYS};
+pub use model::{read_model, write_model};
 
 use std::collections::HashMap;
 
@@ -43,13 +54,17 @@ pub(crate) struct Key {
     pub(crate) domain: String,
     pub(crate) name: String,
     pub(crate) attr_type: String,
+    /// The `<default>` text, exactly as written.
     pub(crate) default: Option<String>,
+    pub(crate) line: usize,
 }
 
 /// One `<data key="…">value</data>`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Data {
     pub(crate) key: String,
+    /// The text exactly as written, entities resolved but not trimmed: a label or
+    /// unit may begin or end with a space, and networkx does not trim either.
     pub(crate) value: String,
     pub(crate) line: usize,
 }
@@ -75,6 +90,8 @@ pub(crate) struct Edge {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct GraphmlDocument {
     pub(crate) keys: Vec<Key>,
+    /// The line of the `<graph>` element.
+    pub(crate) graph_line: usize,
     pub(crate) graph_data: Vec<Data>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) edges: Vec<Edge>,
@@ -264,6 +281,47 @@ fn parse_error(file: &str, line: usize, message: impl Into<String>) -> Error {
     }
 }
 
+/// `text` escaped for XML character data, or for a double-quoted attribute value
+/// when `attribute` is true.
+///
+/// Besides the five markup characters, carriage returns are written as `&#13;` (an
+/// XML parser would turn a literal one into a newline) and, in attributes, tabs and
+/// newlines as `&#9;` and `&#10;` (a parser would turn literal ones into spaces), so
+/// every reader gets back exactly the text that was written.
+fn escape(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\r' => out.push_str("&#13;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The first character of `text` that XML 1.0 cannot hold at all, not even as a
+/// character reference (control characters other than tab, newline and carriage
+/// return, and U+FFFE, U+FFFF).
+fn first_non_xml_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+    })
+}
+
+/// A finite `f64` as the shortest decimal text that parses back to the same bits
+/// (Rust's `Debug` form: `1.5`, `1e-7`, `-0.0`, `1e300`). `Display` would also
+/// round-trip but spells 1e300 with 300 zeros; Python's `float()` and every JSON
+/// reader accept this form.
+fn format_f64(value: f64) -> String {
+    format!("{value:?}")
+}
+
 /// Number of whitespace bytes from `offset`, so a text event's line is that of its
 /// first visible character.
 fn leading_whitespace(text: &str, offset: u64) -> u32 {
@@ -352,6 +410,7 @@ impl DocumentReader<'_> {
                         .cloned()
                         .unwrap_or_else(|| "string".into()),
                     default: None,
+                    line,
                 });
             }
             (Some("key"), "default") => self.default_text = Some(String::new()),
@@ -360,6 +419,7 @@ impl DocumentReader<'_> {
                     return Err(self.error(line, "a document may hold only one <graph>"));
                 }
                 self.seen_graph = true;
+                self.document.graph_line = line;
                 match attributes.get("edgedefault").map(String::as_str) {
                     Some("undirected") => self.undirected_default = true,
                     Some("directed") | None => {}
@@ -471,8 +531,7 @@ impl DocumentReader<'_> {
         };
         let closes_data = name == "data" && !self.open.iter().any(|e| e == "data");
         if closes_data {
-            if let Some((owner, mut data)) = self.data.take() {
-                data.value = data.value.trim().to_string();
+            if let Some((owner, data)) = self.data.take() {
                 let document = &mut self.document;
                 match owner {
                     Owner::Graph => document.graph_data.push(data),
@@ -492,7 +551,7 @@ impl DocumentReader<'_> {
             if let (Some(text), Some(key)) =
                 (self.default_text.take(), self.document.keys.last_mut())
             {
-                key.default = Some(text.trim().to_string());
+                key.default = Some(text);
             }
         }
         Ok(())
