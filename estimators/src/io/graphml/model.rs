@@ -15,7 +15,7 @@
 //! unknown role or kind, a field given twice, a missing graph `name`, a duplicate
 //! edge and a cycle are errors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -345,9 +345,9 @@ fn write_error(doc: &ModelDocument, what: &str, message: &str) -> Error {
 /// What the reader would refuse about the graph itself: duplicate names or edges,
 /// unknown endpoints, cycles.
 fn check_structure(doc: &ModelDocument) -> Result<()> {
-    let mut names: HashMap<&str, usize> = HashMap::new();
-    for (i, variable) in doc.variables.iter().enumerate() {
-        if names.insert(&variable.name, i).is_some() {
+    let mut names = HashSet::new();
+    for variable in &doc.variables {
+        if !names.insert(variable.name.as_str()) {
             return Err(write_error(
                 doc,
                 &format!("variable `{}`", variable.name),
@@ -355,11 +355,11 @@ fn check_structure(doc: &ModelDocument) -> Result<()> {
             ));
         }
     }
-    let mut edges = std::collections::HashSet::new();
+    let mut edges = HashSet::new();
     for edge in &doc.edges {
         let what = format!("edge `{}` -> `{}`", edge.source, edge.target);
         for end in [&edge.source, &edge.target] {
-            if !names.contains_key(end.as_str()) {
+            if !names.contains(end.as_str()) {
                 return Err(write_error(
                     doc,
                     &what,
@@ -384,7 +384,7 @@ fn check_structure(doc: &ModelDocument) -> Result<()> {
 /// The values of one element by attribute name, with the line each came from.
 struct Values<'a> {
     file: &'a str,
-    /// The element, for messages: `node \`sales\``.
+    /// The element, for messages (node `sales`).
     what: String,
     by_name: HashMap<&'a str, (&'a str, usize)>,
 }
