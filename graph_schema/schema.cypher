@@ -1,0 +1,23 @@
+// Neo4j schema of Causeway's model store (DESIGN.md, "Neo4j schema").
+//
+//   (:Model {id, name, version, created_at, ...})-[:HAS_VARIABLE]->(:Variable {model_id, name, ...})
+//   (:Variable)-[:CAUSES {effect, ci_low, ci_high, method}]->(:Variable)
+//   (:Model)-[:PREVIOUS_VERSION]->(:Model)
+//
+// Every statement is idempotent (IF NOT EXISTS), so the store and neo4j-dev can run
+// this file at every start. Statements end with ';'; lines starting with '//' are
+// comments. Only Community-edition features are used (no existence or key constraints).
+
+// One node per model version: Model.id (e.g. "retail@3") is unique. The constraint
+// also creates the index behind lookups by id.
+CREATE CONSTRAINT model_id IF NOT EXISTS
+FOR (m:Model) REQUIRE m.id IS UNIQUE;
+
+// A variable's name is unique within its model version, and the pair is the lookup
+// key of every traversal. Composite uniqueness is supported by Community.
+CREATE CONSTRAINT variable_model_name IF NOT EXISTS
+FOR (v:Variable) REQUIRE (v.model_id, v.name) IS UNIQUE;
+
+// Model browser: list the versions of a model by its name.
+CREATE INDEX model_name IF NOT EXISTS
+FOR (m:Model) ON (m.name);
