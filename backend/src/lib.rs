@@ -2,4 +2,5 @@
 //! chat build on it.
 
 pub mod cli;
+pub mod config;
 pub mod store;

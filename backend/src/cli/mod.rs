@@ -5,15 +5,26 @@
 //! or something else failed (exit code 1, with its cause chain).
 
 mod estimate;
+mod models;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigError, Overrides, Settings};
+use crate::store::StoreError;
 
 /// Causeway: a conversational causal sandbox.
 #[derive(Debug, Parser)]
 #[command(name = "causeway", version, about, long_about = None)]
 struct Cli {
+    /// Settings file (default: ./causeway.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded model store (CAUSEWAY_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,6 +33,12 @@ struct Cli {
 enum Command {
     /// Estimate the causal effect of a treatment on an outcome from a CSV and a DAG.
     Estimate(estimate::EstimateArgs),
+    /// List the stored models and their versions.
+    Models(models::ModelsArgs),
+    /// Store a model document (GraphML) as the next version of its name.
+    Import(models::ImportArgs),
+    /// Print a stored model as GraphML.
+    Export(models::ExportArgs),
 }
 
 /// How results are printed.
@@ -43,6 +60,12 @@ pub enum CommandError {
     /// A mistake in the command-line arguments that clap could not catch.
     #[error("{0}")]
     Usage(String),
+    /// Settings that cannot be loaded.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The model store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Anything else (I/O on standard output, a bug).
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -51,8 +74,13 @@ pub enum CommandError {
 impl CommandError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            CommandError::Input(_) | CommandError::Usage(_) => ExitCode::from(2),
-            CommandError::Internal(_) => ExitCode::from(1),
+            CommandError::Input(_) | CommandError::Usage(_) | CommandError::Config(_) => {
+                ExitCode::from(2)
+            }
+            CommandError::Store(StoreError::Backend(_)) | CommandError::Internal(_) => {
+                ExitCode::from(1)
+            }
+            CommandError::Store(_) => ExitCode::from(2),
         }
     }
 }
@@ -60,8 +88,22 @@ impl CommandError {
 /// Parses the arguments, runs the command, prints any error and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Estimate(args) => estimate::run(&args),
+    let overrides = Overrides {
+        addr: None,
+        data_dir: cli.data_dir.clone(),
+    };
+    let settings = || Settings::load(cli.config.as_deref(), std::env::vars(), &overrides);
+    let result = match &cli.command {
+        Command::Estimate(args) => estimate::run(args),
+        Command::Models(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| models::list(args, &s)),
+        Command::Import(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| models::import(args, &s)),
+        Command::Export(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| models::export(args, &s)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

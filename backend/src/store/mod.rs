@@ -13,10 +13,25 @@ pub mod embedded;
 pub mod traversal;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use causeway_estimators::model::ModelDocument;
 use serde::Serialize;
+
+use crate::config::Settings;
+
+/// Opens the store the settings name: Neo4j when configured, otherwise the
+/// embedded store in the data directory.
+pub async fn open(settings: &Settings) -> Result<Arc<dyn ModelStore>, StoreError> {
+    match &settings.neo4j {
+        Some(neo4j) => Err(StoreError::Backend(format!(
+            "Neo4j at {} is configured, but this build has no Neo4j store yet",
+            neo4j.uri
+        ))),
+        None => Ok(Arc::new(embedded::EmbeddedStore::open(&settings.data_dir)?)),
+    }
+}
 
 /// Traversals never go deeper than this many edges, whatever the caller asks: the
 /// chat's questions are about short causal chains, and a bound keeps a query on a
