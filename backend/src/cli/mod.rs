@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Estimate the causal effect of a treatment on an outcome from a CSV and a DAG.
-    Estimate(estimate::EstimateArgs),
+    Estimate(Box<estimate::EstimateArgs>),
     /// List the stored models and their versions.
     Models(models::ModelsArgs),
     /// Store a model document (GraphML) as the next version of its name.
