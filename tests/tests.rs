@@ -2,5 +2,6 @@
 //! One test binary with a module per area keeps link time down.
 
 mod cli_estimate;
+mod cli_models;
 mod helpers;
 mod store_conformance;
