@@ -15,7 +15,11 @@ fn import_export_and_list_round_trip() {
     };
     let first = with_store(&["import", FIXTURE]);
     assert_eq!(first.code, 0, "{}", first.stderr);
-    assert!(first.stdout.starts_with("saved retail@1"), "{}", first.stdout);
+    assert!(
+        first.stdout.starts_with("saved retail@1"),
+        "{}",
+        first.stdout
+    );
 
     let exported = with_store(&["export", "retail@1"]);
     assert_eq!(exported.code, 0, "{}", exported.stderr);
@@ -28,7 +32,9 @@ fn import_export_and_list_round_trip() {
     assert_eq!(saved["model_id"], "retail@2");
     let re_exported = with_store(&["export", "retail@2"]).stdout;
     assert_eq!(
-        re_exported.replace("retail@2", "retail@1").replace(">2</data>", ">1</data>"),
+        re_exported
+            .replace("retail@2", "retail@1")
+            .replace(">2</data>", ">1</data>"),
         exported.stdout,
         "write → read → write must be byte-stable"
     );
@@ -43,7 +49,11 @@ fn import_export_and_list_round_trip() {
 fn store_mistakes_exit_2_with_one_line() {
     let dir = scratch_dir("models_mistakes");
     let data_dir = dir.join("store").to_string_lossy().into_owned();
-    let broken = write_file(&dir, "broken.graphml", "<graphml>\n  <graph edgedefault=\"directed\">\n    <node id=\"a\">\n</graphml>\n");
+    let broken = write_file(
+        &dir,
+        "broken.graphml",
+        "<graphml>\n  <graph edgedefault=\"directed\">\n    <node id=\"a\">\n</graphml>\n",
+    );
     let cyclic = write_file(
         &dir,
         "cyclic.graphml",
@@ -60,16 +70,34 @@ fn store_mistakes_exit_2_with_one_line() {
         (vec!["import", "no/such/file.graphml"], "cannot read"),
         (vec!["export", "nothing"], "no model `nothing@latest`"),
         (vec!["export", "retail@x"], "must be a number"),
-        (vec!["import", FIXTURE, "--name", "bad name"], "not a model name"),
+        (
+            vec!["import", FIXTURE, "--name", "bad name"],
+            "not a model name",
+        ),
     ] {
         let mut full = vec!["--data-dir", data_dir.as_str()];
         full.extend_from_slice(&args);
         let run = causeway(&full);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
-        assert_eq!(run.stderr.trim_end().lines().count(), 1, "{args:?}: {}", run.stderr);
-        assert!(run.stderr.contains(expected), "{args:?}: expected `{expected}` in {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(expected),
+            "{args:?}: expected `{expected}` in {}",
+            run.stderr
+        );
     }
     // Nothing half-written: the store is still empty.
-    let listed = causeway(&["--data-dir", data_dir.as_str(), "models", "--format", "json"]);
+    let listed = causeway(&[
+        "--data-dir",
+        data_dir.as_str(),
+        "models",
+        "--format",
+        "json",
+    ]);
     assert_eq!(listed.stdout.trim(), "[]");
 }

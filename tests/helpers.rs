@@ -70,3 +70,68 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> String {
     std::fs::write(&path, contents).expect("scratch file");
     path.to_string_lossy().into_owned()
 }
+
+/// A `causeway serve` process on a free port, killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl Server {
+    /// Starts `causeway [global args] serve --addr 127.0.0.1:0` and waits for its
+    /// "listening on" line.
+    pub fn start(global_args: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(causeway_binary())
+            .args(global_args)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("causeway serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("a first line");
+        let address = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server { child, address }
+    }
+
+    /// `GET path`: the status code and the body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).expect("connects");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response read");
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {response:?}"));
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -4,4 +4,5 @@
 mod cli_estimate;
 mod cli_models;
 mod helpers;
+mod server;
 mod store_conformance;

@@ -6,6 +6,7 @@
 
 mod estimate;
 mod models;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// Estimate the causal effect of a treatment on an outcome from a CSV and a DAG.
     Estimate(Box<estimate::EstimateArgs>),
+    /// Run the web server (health checks and the JSON API) on the configured store.
+    Serve(serve::ServeArgs),
     /// List the stored models and their versions.
     Models(models::ModelsArgs),
     /// Store a model document (GraphML) as the next version of its name.
@@ -89,12 +92,18 @@ impl CommandError {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = Overrides {
-        addr: None,
+        addr: match &cli.command {
+            Command::Serve(args) => args.addr.clone(),
+            _ => None,
+        },
         data_dir: cli.data_dir.clone(),
     };
     let settings = || Settings::load(cli.config.as_deref(), std::env::vars(), &overrides);
     let result = match &cli.command {
         Command::Estimate(args) => estimate::run(args),
+        Command::Serve(_) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| serve::run(&s)),
         Command::Models(args) => settings()
             .map_err(CommandError::from)
             .and_then(|s| models::list(args, &s)),

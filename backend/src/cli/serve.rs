@@ -1,0 +1,49 @@
+//! `causeway serve`: the web server on the configured store.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::CommandError;
+use crate::config::Settings;
+use crate::store;
+use crate::web::{serve, AppState};
+
+/// Arguments of `causeway serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (CAUSEWAY_ADDR); port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+}
+
+pub fn run(settings: &Settings) -> Result<(), CommandError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let store = store::open(settings).await?;
+        let listener = tokio::net::TcpListener::bind(&settings.addr)
+            .await
+            .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", settings.addr)))?;
+        let address = listener
+            .local_addr()
+            .context("reading the listen address")?;
+        // Tests and scripts read this line to find the port.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{address}").context("writing")?;
+        out.flush().context("writing")?;
+        drop(out);
+        tracing::info!(%address, "serving");
+        serve(listener, AppState { store })
+            .await
+            .context("serving")?;
+        Ok(())
+    })
+}
