@@ -4,3 +4,4 @@
 mod cli_estimate;
 mod helpers;
 mod store_conformance;
+mod store_neo4j;
