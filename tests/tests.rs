@@ -6,3 +6,4 @@ mod cli_models;
 mod helpers;
 mod server;
 mod store_conformance;
+mod store_neo4j;

@@ -10,6 +10,7 @@
 //! transaction that writes the model, so a save is all there or not at all.
 
 pub mod embedded;
+pub mod neo4j;
 pub mod traversal;
 
 use std::fmt;
