@@ -21,3 +21,9 @@ FOR (v:Variable) REQUIRE (v.model_id, v.name) IS UNIQUE;
 // Model browser: list the versions of a model by its name.
 CREATE INDEX model_name IF NOT EXISTS
 FOR (m:Model) ON (m.name);
+
+// One version counter per model name. Saves take the next version from it inside
+// their transaction; uniqueness makes concurrent first saves of a new name share one
+// counter (and so get 1, 2, 3, …) instead of each creating its own.
+CREATE CONSTRAINT model_counter_name IF NOT EXISTS
+FOR (c:ModelCounter) REQUIRE c.name IS UNIQUE;

@@ -101,3 +101,26 @@ fn store_mistakes_exit_2_with_one_line() {
     ]);
     assert_eq!(listed.stdout.trim(), "[]");
 }
+
+#[test]
+fn import_and_export_through_neo4j() {
+    let Some(uri) = crate::helpers::test_neo4j_uri() else {
+        return;
+    };
+    let env = [("CAUSEWAY_NEO4J_URI", uri.as_str())];
+    let name = format!("cli_{}_{}", std::process::id(), line!());
+    let imported = crate::helpers::causeway_with_env(&["import", FIXTURE, "--name", &name], &env);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert!(
+        imported.stdout.starts_with(&format!("saved {name}@1")),
+        "{}",
+        imported.stdout
+    );
+    let exported = crate::helpers::causeway_with_env(&["export", &name], &env);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    assert!(exported
+        .stdout
+        .contains(&format!("<data key=\"d0\">{name}@1</data>")));
+    let listed = crate::helpers::causeway_with_env(&["models", "--format", "json"], &env);
+    assert!(listed.stdout.contains(&name), "{}", listed.stdout);
+}

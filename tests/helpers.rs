@@ -46,14 +46,56 @@ impl From<Output> for Run {
     }
 }
 
-/// Runs `causeway` with `args` from the repository root.
+/// The settings a test run may carry in its environment (the test script points
+/// `CAUSEWAY_NEO4J_URI` at its Neo4j); processes started by tests get only what the
+/// test passes explicitly, so each test says which store it uses.
+const SETTINGS_ENV: [&str; 5] = [
+    "CAUSEWAY_ADDR",
+    "CAUSEWAY_DATA_DIR",
+    "CAUSEWAY_NEO4J_URI",
+    "CAUSEWAY_NEO4J_USER",
+    "CAUSEWAY_NEO4J_PASSWORD",
+];
+
+/// A `causeway` command with `args`, run from the repository root, with the
+/// settings environment cleared and `env` set.
+pub fn causeway_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(causeway_binary());
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for name in SETTINGS_ENV {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+/// Runs `causeway` with `args` (on the embedded store unless `args` say otherwise).
 pub fn causeway(args: &[&str]) -> Run {
-    Command::new(causeway_binary())
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    causeway_with_env(args, &[])
+}
+
+/// Runs `causeway` with `args` and the given settings environment.
+pub fn causeway_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    causeway_command(args, env)
         .output()
         .expect("causeway runs")
         .into()
+}
+
+/// The Neo4j the tests use, from `CAUSEWAY_NEO4J_URI`; `None` (after saying so)
+/// when there is none, and a failure when `CAUSEWAY_REQUIRE_NEO4J=1`.
+pub fn test_neo4j_uri() -> Option<String> {
+    match std::env::var("CAUSEWAY_NEO4J_URI") {
+        Ok(uri) if !uri.is_empty() => Some(uri),
+        _ => {
+            assert!(
+                std::env::var("CAUSEWAY_REQUIRE_NEO4J").as_deref() != Ok("1"),
+                "CAUSEWAY_REQUIRE_NEO4J=1 but CAUSEWAY_NEO4J_URI is not set: start Neo4j (./scripts/test does)"
+            );
+            eprintln!("skipped: CAUSEWAY_NEO4J_URI not set");
+            None
+        }
+    }
 }
 
 /// A fresh scratch directory for one test.
@@ -83,10 +125,9 @@ impl Server {
     /// "listening on" line.
     pub fn start(global_args: &[&str]) -> Server {
         use std::io::BufRead;
-        let mut child = Command::new(causeway_binary())
-            .args(global_args)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        let mut args = global_args.to_vec();
+        args.extend(["serve", "--addr", "127.0.0.1:0"]);
+        let mut child = causeway_command(&args, &[])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -21,18 +21,7 @@ use crate::store_conformance::{model, retail};
 
 /// The server's URI, user and password, or `None` when the tests are to be skipped.
 fn server() -> Option<(String, String, String)> {
-    let uri = std::env::var("CAUSEWAY_NEO4J_URI")
-        .ok()
-        .filter(|uri| !uri.trim().is_empty());
-    let Some(uri) = uri else {
-        assert!(
-            std::env::var("CAUSEWAY_REQUIRE_NEO4J").as_deref() != Ok("1"),
-            "CAUSEWAY_REQUIRE_NEO4J=1 but CAUSEWAY_NEO4J_URI is not set: start a server \
-             (graph_schema/neo4j-dev start) and set CAUSEWAY_NEO4J_URI to the bolt:// URI it prints"
-        );
-        eprintln!("skipped: CAUSEWAY_NEO4J_URI not set");
-        return None;
-    };
+    let uri = crate::helpers::test_neo4j_uri()?;
     let user = std::env::var("CAUSEWAY_NEO4J_USER").unwrap_or_else(|_| "neo4j".into());
     let password = std::env::var("CAUSEWAY_NEO4J_PASSWORD").unwrap_or_else(|_| "neo4j".into());
     Some((uri, user, password))

@@ -26,10 +26,9 @@ use crate::config::Settings;
 /// embedded store in the data directory.
 pub async fn open(settings: &Settings) -> Result<Arc<dyn ModelStore>, StoreError> {
     match &settings.neo4j {
-        Some(neo4j) => Err(StoreError::Backend(format!(
-            "Neo4j at {} is configured, but this build has no Neo4j store yet",
-            neo4j.uri
-        ))),
+        Some(neo4j) => Ok(Arc::new(
+            neo4j::Neo4jStore::connect(&neo4j.uri, &neo4j.user, neo4j.password.expose()).await?,
+        )),
         None => Ok(Arc::new(embedded::EmbeddedStore::open(&settings.data_dir)?)),
     }
 }

@@ -48,19 +48,23 @@ use serde::Deserialize;
 
 use super::{traversal, ModelRef, ModelStore, ModelSummary, StoreError, MAX_DEPTH};
 
-/// The schema, applied at every connect; every statement is idempotent.
-///
-/// The first three statements are those of `graph_schema/schema.cypher`; the counter's
-/// constraint is what makes the concurrent `MERGE` of a new name's counter create one
-/// node rather than one per transaction.
-const SCHEMA: &[&str] = &[
-    "CREATE CONSTRAINT model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
-    "CREATE CONSTRAINT variable_model_name IF NOT EXISTS \
-     FOR (v:Variable) REQUIRE (v.model_id, v.name) IS UNIQUE",
-    "CREATE INDEX model_name IF NOT EXISTS FOR (m:Model) ON (m.name)",
-    "CREATE CONSTRAINT model_counter_name IF NOT EXISTS \
-     FOR (c:ModelCounter) REQUIRE c.name IS UNIQUE",
-];
+/// The schema, applied at every connect: `graph_schema/schema.cypher`, the one
+/// source of truth (the dev launcher applies the same file). Every statement is
+/// idempotent.
+const SCHEMA: &str = include_str!("../../../graph_schema/schema.cypher");
+
+/// The statements of a Cypher script: `//` comment lines dropped, split on `;`.
+fn statements(script: &str) -> Vec<String> {
+    let code: Vec<&str> = script
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect();
+    code.join("\n")
+        .split(';')
+        .map(|statement| statement.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|statement| !statement.is_empty())
+        .collect()
+}
 
 /// Takes the name's counter lock and returns the next version.
 const NEXT_VERSION: &str = "\
@@ -243,8 +247,8 @@ impl Neo4jStore {
                 Err(e) => return Err(backend(&format!("Neo4j at {uri} refused us"), e)),
             }
         }
-        for statement in SCHEMA {
-            match store.graph.run(query(statement)).await {
+        for statement in statements(SCHEMA) {
+            match store.graph.run(query(&statement)).await {
                 Ok(_) => {}
                 // `IF NOT EXISTS` is checked before the rule is created, so two stores
                 // starting at once against a fresh database can both try to create
@@ -883,6 +887,16 @@ impl ModelStore for Neo4jStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_file_gives_four_statements() {
+        let schema = statements(SCHEMA);
+        assert_eq!(schema.len(), 4, "{schema:?}");
+        assert!(schema
+            .iter()
+            .all(|s| s.starts_with("CREATE ") && s.contains("IF NOT EXISTS")));
+        assert!(schema[3].contains("ModelCounter"));
+    }
 
     #[test]
     fn the_depth_bound_is_clamped_and_zero_reaches_nothing() {
