@@ -120,6 +120,13 @@ RETURN m {.*} AS model, variables,
 
 const VARIABLE_NAMES: &str = "MATCH (v:Variable {model_id: $id}) RETURN v.name AS name";
 
+/// Which of `$names` are not variables of model `$id`.
+const MISSING_VARIABLES: &str = "\
+UNWIND $names AS name
+OPTIONAL MATCH (v:Variable {model_id: $id, name: name})
+WITH name, v WHERE v IS NULL
+RETURN name";
+
 /// Deletes one version; `deleted` is 0 when there was none.
 const DELETE: &str = "\
 MATCH (m:Model {id: $id})
@@ -349,23 +356,35 @@ impl Neo4jStore {
         variables: &[&str],
     ) -> Result<String, StoreError> {
         let id = self.resolve(reference).await?;
-        let names: BTreeSet<String> = self
-            .read(query(VARIABLE_NAMES).param("id", id.as_str()), |r| {
-                r.get::<String>("name")
-                    .map_err(|e| backend("Neo4j variable name", e))
-            })
-            .await?
-            .into_iter()
-            .collect();
-        for &wanted in variables {
-            if !names.contains(wanted) {
-                return Err(StoreError::UnknownVariable {
-                    model: id,
-                    name: wanted.to_string(),
-                    suggestion: closest_name(wanted, names.iter().map(String::as_str))
-                        .map(str::to_string),
-                });
-            }
+        // Ask only about the names wanted; the model's full list of names (which
+        // can be thousands) is fetched only to suggest one after a miss.
+        let missing: Vec<String> = self
+            .read(
+                query(MISSING_VARIABLES).param("id", id.as_str()).param(
+                    "names",
+                    variables.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                ),
+                |r| {
+                    r.get::<String>("name")
+                        .map_err(|e| backend("Neo4j variable name", e))
+                },
+            )
+            .await?;
+        if let Some(wanted) = variables.iter().find(|v| missing.iter().any(|m| m == *v)) {
+            let names: BTreeSet<String> = self
+                .read(query(VARIABLE_NAMES).param("id", id.as_str()), |r| {
+                    r.get::<String>("name")
+                        .map_err(|e| backend("Neo4j variable name", e))
+                })
+                .await?
+                .into_iter()
+                .collect();
+            return Err(StoreError::UnknownVariable {
+                model: id,
+                name: wanted.to_string(),
+                suggestion: closest_name(wanted, names.iter().map(String::as_str))
+                    .map(str::to_string),
+            });
         }
         Ok(id)
     }
