@@ -256,11 +256,6 @@ impl Folds {
         Ok(Folds { assignment, k })
     }
 
-    /// Number of folds.
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
     /// The rows of each fold, in increasing order.
     pub fn rows(&self) -> Vec<Vec<usize>> {
         let mut rows = vec![Vec::new(); self.k];
