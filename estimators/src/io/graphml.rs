@@ -15,7 +15,6 @@
 //! quick-xml reports byte offsets; every error is turned into a line number so a
 //! person can find the problem in an editor.
 
-mod json;
 mod keys;
 mod model;
 

@@ -20,9 +20,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use super::keys::{key_element, keys_for, KeyDomain, GRAPHML_START, MODEL_KEYS, XML_DECLARATION};
-use super::{
-    escape, first_non_xml_char, format_f64, json, parse_error, Data, GraphmlDocument, Key,
-};
+use super::{escape, first_non_xml_char, format_f64, parse_error, Data, GraphmlDocument, Key};
 use crate::error::{Error, Result};
 use crate::graph::CausalGraph;
 use crate::model::{CausalEdge, ModelDocument, Role, Variable, VariableKind};
@@ -289,12 +287,12 @@ fn data_elements<'a>(
             Value::Text(text) => text.to_string(),
             Value::Number(x) => finite(x).map_err(|m| format!("`{}` {m}", key.name))?,
             Value::Whole(n) => n.to_string(),
-            Value::Strings(items) => json::write_strings(items),
+            Value::Strings(items) => json_text(items),
             Value::Numbers(map) => {
                 for (name, &x) in map {
                     finite(x).map_err(|m| format!("`{}` entry `{name}` {m}", key.name))?;
                 }
-                json::write_numbers(map)
+                json_text(map)
             }
         };
         let text = checked(&text, false).map_err(|m| format!("`{}` {m}", key.name))?;
@@ -485,7 +483,7 @@ impl<'a> Values<'a> {
         let Some(&(value, line)) = self.by_name.get(name) else {
             return Ok(Vec::new());
         };
-        json::read_strings(value).map_err(|m| {
+        serde_json::from_str::<Vec<String>>(value).map_err(|m| {
             self.error(
                 line,
                 format!("`{name}` must be a JSON array of strings such as [\"a\",\"b\"]: {m}"),
@@ -497,13 +495,21 @@ impl<'a> Values<'a> {
         let Some(&(value, line)) = self.by_name.get(name) else {
             return Ok(BTreeMap::new());
         };
-        json::read_numbers(value).map_err(|m| {
+        serde_json::from_str::<BTreeMap<String, f64>>(value).map_err(|m| {
             self.error(
                 line,
                 format!("`{name}` must be a JSON object of numbers such as {{\"a\":1.5}}: {m}"),
             )
         })
     }
+}
+
+/// The JSON text of a list- or map-valued attribute: compact, non-ASCII text left
+/// readable, numbers in their shortest exact form (`["TV ads","電視廣告"]`,
+/// `{"intercept":1.5}`). Python reads it with `json.loads`.
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    // Serialising strings and finite numbers cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 #[cfg(test)]
