@@ -4,7 +4,8 @@
 //! many that noise looks like signal), thousands grouped, and scientific notation only
 //! for very small magnitudes.
 
-/// A number for people: thousands separated, four significant digits.
+/// A number for people: thousands separated, four significant digits, whole
+/// numbers without decimals.
 pub fn number(value: f64) -> String {
     if !value.is_finite() {
         return value.to_string();
@@ -15,7 +16,12 @@ pub fn number(value: f64) -> String {
     if value.abs() < 1e-3 {
         return format!("{value:.3e}");
     }
-    let decimals = (3 - value.abs().log10().floor() as i32).clamp(0, 4) as usize;
+    // Whole numbers (counts, folds, units) print without decimals.
+    let decimals = if value.fract() == 0.0 {
+        0
+    } else {
+        (3 - value.abs().log10().floor() as i32).clamp(0, 4) as usize
+    };
     let text = format!("{:.decimals$}", value.abs());
     let (integer, fraction) = text
         .split_once('.')
@@ -42,7 +48,9 @@ mod tests {
     fn numbers_are_grouped_and_rounded() {
         assert_eq!(number(1794.3421), "1,794");
         assert_eq!(number(-12345.678), "-12,346");
-        assert_eq!(number(2.0), "2.000");
+        assert_eq!(number(2.5), "2.500");
+        assert_eq!(number(445.0), "445");
+        assert_eq!(number(16177.0), "16,177");
         assert_eq!(number(0.123456), "0.1235");
         assert_eq!(number(0.0), "0");
         assert_eq!(number(0.00012), "1.200e-4");
