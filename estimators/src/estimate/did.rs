@@ -124,9 +124,16 @@ fn demean_two_way(
     n_units: usize,
     periods: &[usize],
     n_periods: usize,
-) {
-    let scale = m.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(1.0);
+) -> Result<()> {
     for mut column in m.columns_mut() {
+        // Convergence is judged against each column's own size: a shared scale
+        // would let a small column (the 0/1 treatment) stop early next to an
+        // outcome in millions.
+        let scale = column.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if scale == 0.0 {
+            continue;
+        }
+        let mut converged = false;
         for _ in 0..DEMEAN_MAX_SWEEPS {
             let mut largest_change = 0.0f64;
             for (groups, n_groups) in [(units, n_units), (periods, n_periods)] {
@@ -143,10 +150,17 @@ fn demean_two_way(
                 }
             }
             if largest_change <= DEMEAN_TOLERANCE * scale {
+                converged = true;
                 break;
             }
         }
+        if !converged {
+            return Err(Error::invalid_data(format!(
+                "removing unit and period effects did not converge in {DEMEAN_MAX_SWEEPS} sweeps; the panel is too fragmented (units observed in disjoint periods)"
+            )));
+        }
     }
+    Ok(())
 }
 
 fn two_way_fixed_effects(
@@ -170,7 +184,7 @@ fn two_way_fixed_effects(
     m.column_mut(0).assign(&y);
     m.column_mut(1).assign(d);
     m.slice_axis_mut(Axis(1), Slice::from(2..)).assign(&x);
-    demean_two_way(&mut m, &units, n_units, &periods, n_periods);
+    demean_two_way(&mut m, &units, n_units, &periods, n_periods)?;
     let y_within = m.column(0).to_owned();
     let x_within = m.slice_axis(Axis(1), Slice::from(1..)).to_owned();
     let design_names: Vec<String> = std::iter::once(spec.treatment.clone())
@@ -276,7 +290,7 @@ fn pre_trend(
         m[[r, 0]] = y[i];
         m[[r, 1]] = if ever[r] { time[i] - earliest } else { 0.0 };
     }
-    demean_two_way(&mut m, &pre_units, n_units, &periods, n_periods);
+    demean_two_way(&mut m, &pre_units, n_units, &periods, n_periods)?;
     let x = m.slice_axis(Axis(1), Slice::from(1..)).to_owned();
     let Ok(fit) = LinearFit::fit(x.view(), m.column(0), &["pre-trend".to_string()]) else {
         return Ok(None);
@@ -303,7 +317,7 @@ mod tests {
         let units = vec![0, 0, 0, 1, 1, 1];
         let periods = vec![0, 1, 2, 0, 1, 2];
         let mut m = Array2::from_shape_vec((6, 1), vec![1.0, 3.0, 4.0, 11.0, 13.0, 14.0]).unwrap();
-        demean_two_way(&mut m, &units, 2, &periods, 3);
+        demean_two_way(&mut m, &units, 2, &periods, 3).unwrap();
         assert!(m.iter().all(|v| v.abs() < 1e-12), "{m}");
     }
 

@@ -467,3 +467,44 @@ fn frontdoor_recovers_the_effect_through_a_mediator_despite_hidden_confounding()
     let ols = Estimator::Ols.estimate(&data, &spec(&[])).unwrap();
     assert!(ols.ci_low > 1.2, "the backdoor is open: {ols:?}");
 }
+
+#[test]
+fn review_d1_twfe_on_an_unbalanced_panel_does_not_depend_on_the_outcome_units() {
+    // Units observed in different windows: demeaning needs many sweeps, and a
+    // treatment column next to an outcome in billions must still converge.
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let (mut unit, mut year, mut d, mut y) = (vec![], vec![], vec![], vec![]);
+    for u in 0..40 {
+        let start = rng.gen_range(0..4);
+        let length = rng.gen_range(2..=6);
+        let unit_effect = normal(&mut rng);
+        for p in start..start + length {
+            let treated = f64::from(u8::from(u % 2 == 0 && p >= 4));
+            unit.push(f64::from(u));
+            year.push(f64::from(p));
+            d.push(treated);
+            y.push(unit_effect + 0.2 * f64::from(p) + 1.1 * treated + normal(&mut rng));
+        }
+    }
+    let estimate_at = |scale: f64| {
+        let scaled: Vec<f64> = y.iter().map(|v| v * scale).collect();
+        let data = dataset(vec![
+            ("unit", unit.clone()),
+            ("year", year.clone()),
+            ("t", d.clone()),
+            ("y", scaled),
+        ]);
+        twfe().estimate(&data, &spec(&[])).unwrap()
+    };
+    let base = estimate_at(1.0);
+    for scale in [1e3, 1e6, 1e9] {
+        let scaled = estimate_at(scale);
+        assert!(
+            (scaled.estimate / scale - base.estimate).abs() < 1e-6 * base.estimate.abs(),
+            "×{scale}: {} vs {}",
+            scaled.estimate / scale,
+            base.estimate
+        );
+        assert!((scaled.std_error / scale - base.std_error).abs() < 1e-6 * base.std_error);
+    }
+}
