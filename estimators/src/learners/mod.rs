@@ -30,6 +30,17 @@ pub enum Learner {
 }
 
 impl Learner {
+    /// The learner to use with `n_covariates` columns: with none (nothing to adjust
+    /// for, as in an experiment) every learner is the out-of-fold mean, which the
+    /// linear learner computes exactly and a forest cannot split on.
+    fn for_covariates(&self, n_covariates: usize) -> &Learner {
+        if n_covariates == 0 {
+            &Learner::Linear
+        } else {
+            self
+        }
+    }
+
     /// A short name for reports: `linear` or `forest`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -72,7 +83,7 @@ impl Learner {
         }
         let fold_rows = folds.rows();
         // Per fold: an (n_k × responses) matrix of held-out predictions.
-        let per_fold: Vec<Result<Array2<f64>>> = match self {
+        let per_fold: Vec<Result<Array2<f64>>> = match self.for_covariates(x.ncols()) {
             Learner::Linear => linear_cross_fit(x, ys, &fold_rows, train_mask),
             Learner::Forest(params) => fold_rows
                 .iter()
@@ -130,7 +141,7 @@ impl Learner {
         t: ArrayView1<f64>,
         folds: &Folds,
     ) -> Result<Array1<f64>> {
-        match self {
+        match self.for_covariates(x.ncols()) {
             Learner::Forest(_) => Ok(self
                 .cross_fit(x, t, folds, None)?
                 .mapv(|p| p.clamp(0.0, 1.0))),
