@@ -558,11 +558,28 @@ fn review_d2_the_default_method_works_when_nothing_needs_adjusting() {
     // have no covariate to split on.
     for method in ["dml", "aipw"] {
         let run = causeway(&[
-            "estimate", "--data", "data/lalonde/nsw.csv", "--edges", "treat->re78",
-            "--treatment", "treat", "--outcome", "re78", "--method", method, "--format", "json",
+            "estimate",
+            "--data",
+            "data/lalonde/nsw.csv",
+            "--edges",
+            "treat->re78",
+            "--treatment",
+            "treat",
+            "--outcome",
+            "re78",
+            "--method",
+            method,
+            "--format",
+            "json",
         ]);
         let report = json(&run);
-        let (low, high) = (report["ci_low"].as_f64().unwrap(), report["ci_high"].as_f64().unwrap());
-        assert!(low <= 1794.34 && 1794.34 <= high, "{method}: [{low}, {high}]");
+        let (low, high) = (
+            report["ci_low"].as_f64().unwrap(),
+            report["ci_high"].as_f64().unwrap(),
+        );
+        assert!(
+            low <= 1794.34 && 1794.34 <= high,
+            "{method}: [{low}, {high}]"
+        );
     }
 }

@@ -96,21 +96,49 @@ pub fn refute_all(
     estimate: &Estimate,
     options: &RefuteOptions,
 ) -> Result<Vec<Refutation>> {
-    let mut out = Vec::new();
+    let mut runs: Vec<(Refuter, Result<Refutation>)> = Vec::new();
     if estimator.method() != Method::Iv {
-        out.push(placebo_treatment(data, spec, estimator, estimate, options)?);
+        runs.push((
+            Refuter::PlaceboTreatment,
+            placebo_treatment(data, spec, estimator, estimate, options),
+        ));
     }
-    out.push(random_common_cause(
-        data, spec, estimator, estimate, options,
-    )?);
-    out.push(data_subset(data, spec, estimator, estimate, options)?);
-    out.push(bootstrap(data, spec, estimator, estimate, options)?);
-    out.push(e_value(data, spec, estimate)?);
-    Ok(out)
+    runs.push((
+        Refuter::RandomCommonCause,
+        random_common_cause(data, spec, estimator, estimate, options),
+    ));
+    runs.push((
+        Refuter::DataSubset,
+        data_subset(data, spec, estimator, estimate, options),
+    ));
+    runs.push((
+        Refuter::Bootstrap,
+        bootstrap(data, spec, estimator, estimate, options),
+    ));
+    runs.push((Refuter::EValue, e_value(data, spec, estimate)));
+    // A refuter that cannot run on these data is reported as not passed, beside
+    // the estimate; only a mistake in the options themselves stops everything.
+    runs.into_iter()
+        .map(|(refuter, result)| match result {
+            Ok(refutation) => Ok(refutation),
+            Err(error @ Error::InvalidInput { .. }) => Err(error),
+            Err(error) => Ok(Refutation {
+                refuter,
+                estimated: estimate.estimate,
+                new_effect: None,
+                p_value: None,
+                numbers: BTreeMap::new(),
+                passed: false,
+                summary: format!("could not run on these data: {error}"),
+            }),
+        })
+        .collect()
 }
 
 /// Runs `runs` replications in parallel, each with its own seeded RNG, and
-/// returns their estimates.
+/// returns the estimates of those that could be estimated. A perturbed sample can
+/// be degenerate (a resample without treated units); such runs are skipped and
+/// counted, unless they are half or more, which makes the refuter itself fail.
 fn replicate(
     runs: usize,
     seed: u64,
@@ -120,7 +148,7 @@ fn replicate(
     if runs < 2 {
         return Err(Error::invalid_input("a refuter needs at least 2 runs"));
     }
-    (0..runs)
+    let results: Vec<Result<f64>> = (0..runs)
         .into_par_iter()
         .map(|r| {
             let run_seed = seed
@@ -129,7 +157,32 @@ fn replicate(
             let mut rng = ChaCha8Rng::seed_from_u64(run_seed);
             one(&mut rng, &estimator.reseeded(run_seed))
         })
-        .collect()
+        .collect();
+    let mut effects = Vec::with_capacity(runs);
+    let mut first_failure = None;
+    for result in results {
+        match result {
+            Ok(effect) => effects.push(effect),
+            Err(error) => {
+                first_failure.get_or_insert(error);
+            }
+        }
+    }
+    match first_failure {
+        Some(error) if effects.len() * 2 <= runs => Err(Error::invalid_data(format!(
+            "{} of {runs} runs could not be estimated (first: {error})",
+            runs - effects.len()
+        ))),
+        _ => Ok(effects),
+    }
+}
+
+/// The run counts every replicating refuter reports.
+fn run_counts(attempted: usize, effects: &[f64]) -> [(String, f64); 2] {
+    [
+        ("runs".into(), effects.len() as f64),
+        ("failed_runs".into(), (attempted - effects.len()) as f64),
+    ]
 }
 
 /// Permutes the treatment: any effect that remains is an artefact of the method.
@@ -166,11 +219,13 @@ pub fn placebo_treatment(
         estimated: estimate.estimate,
         new_effect: Some(mean),
         p_value: Some(p_value),
-        numbers: BTreeMap::from([
-            ("runs".into(), runs),
-            ("placebo_sd".into(), variance.sqrt()),
-            ("permutation_p_value".into(), permutation_p),
-        ]),
+        numbers: run_counts(options.placebo_runs, &effects)
+            .into_iter()
+            .chain([
+                ("placebo_sd".into(), variance.sqrt()),
+                ("permutation_p_value".into(), permutation_p),
+            ])
+            .collect(),
         passed,
         summary: format!(
             "with `{}` randomly permuted the effect averages {} over {runs} runs ({}); the real estimate is {} (permutation p = {permutation_p:.3})",
@@ -208,6 +263,7 @@ pub fn random_common_cause(
     stability_refutation(
         Refuter::RandomCommonCause,
         estimate,
+        options.common_cause_runs,
         &effects,
         "adding a random common cause",
     )
@@ -244,6 +300,7 @@ pub fn data_subset(
     stability_refutation(
         Refuter::DataSubset,
         estimate,
+        options.subset_runs,
         &effects,
         &format!(
             "re-estimating on {:.0}% subsets",
@@ -257,6 +314,7 @@ pub fn data_subset(
 fn stability_refutation(
     refuter: Refuter,
     estimate: &Estimate,
+    attempted: usize,
     effects: &[f64],
     what: &str,
 ) -> Result<Refutation> {
@@ -268,11 +326,13 @@ fn stability_refutation(
         estimated: estimate.estimate,
         new_effect: Some(mean),
         p_value: None,
-        numbers: BTreeMap::from([
-            ("runs".into(), effects.len() as f64),
-            ("sd".into(), variance.sqrt()),
-            ("shift_in_std_errors".into(), shift),
-        ]),
+        numbers: run_counts(attempted, effects)
+            .into_iter()
+            .chain([
+                ("sd".into(), variance.sqrt()),
+                ("shift_in_std_errors".into(), shift),
+            ])
+            .collect(),
         passed,
         summary: format!(
             "{what} gives {} on average, {:.2} standard errors from the estimate ({})",
@@ -348,13 +408,15 @@ pub fn bootstrap(
         estimated: estimate.estimate,
         new_effect: Some(median),
         p_value: None,
-        numbers: BTreeMap::from([
-            ("runs".into(), effects.len() as f64),
-            ("ci_low".into(), low),
-            ("ci_high".into(), high),
-            ("std_error".into(), bootstrap_se),
-            ("std_error_ratio".into(), ratio),
-        ]),
+        numbers: run_counts(options.bootstrap_runs, &effects)
+            .into_iter()
+            .chain([
+                ("ci_low".into(), low),
+                ("ci_high".into(), high),
+                ("std_error".into(), bootstrap_se),
+                ("std_error_ratio".into(), ratio),
+            ])
+            .collect(),
         passed,
         summary: format!(
             "bootstrap 95% interval [{}, {}] over {} resamples{}; its spread is {ratio:.2}× the reported standard error ({})",
@@ -479,6 +541,56 @@ mod tests {
         let placebo = &refutations[0];
         assert!(placebo.new_effect.unwrap().abs() < 0.1, "{placebo:?}");
         assert!(placebo.numbers["permutation_p_value"] < 0.1);
+    }
+
+    #[test]
+    fn review_d3_degenerate_resamples_are_skipped_and_counted() {
+        // 3 treated of 60: about one resample in twenty has no treated unit.
+        let (data, spec) = confounded(60, 7);
+        let treatment: Vec<f64> = (0..60).map(|i| f64::from(u8::from(i < 3))).collect();
+        let data = data.replace_values("t", treatment).unwrap();
+        let estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        let refutations = refute_all(
+            &data,
+            &spec,
+            &Estimator::Ols,
+            &estimate,
+            &RefuteOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(refutations.len(), 5);
+        let bootstrap = &refutations[3];
+        assert_eq!(bootstrap.refuter, Refuter::Bootstrap);
+        assert!(bootstrap.numbers["failed_runs"] >= 1.0, "{bootstrap:?}");
+        assert_eq!(
+            bootstrap.numbers["runs"] + bootstrap.numbers["failed_runs"],
+            100.0
+        );
+    }
+
+    #[test]
+    fn a_refuter_that_cannot_run_is_reported_not_passed() {
+        // One treated unit of 40: a 10% subset (4 rows) almost never holds it, so
+        // most subsets have a constant treatment and the refuter cannot run.
+        let (data, spec) = confounded(40, 8);
+        let treatment: Vec<f64> = (0..40).map(|i| f64::from(u8::from(i == 0))).collect();
+        let data = data.replace_values("t", treatment).unwrap();
+        let estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        let options = RefuteOptions {
+            subset_fraction: 0.1,
+            ..RefuteOptions::default()
+        };
+        let refutations = refute_all(&data, &spec, &Estimator::Ols, &estimate, &options).unwrap();
+        let subset = refutations
+            .iter()
+            .find(|r| r.refuter == Refuter::DataSubset)
+            .unwrap();
+        assert!(!subset.passed);
+        assert!(
+            subset.summary.starts_with("could not run on these data"),
+            "{}",
+            subset.summary
+        );
     }
 
     #[test]
