@@ -431,21 +431,57 @@ pub fn bootstrap(
 
 /// The E-value (VanderWeele & Ding 2017): the minimum strength of association, on
 /// the risk-ratio scale, that an unobserved confounder would need with both the
-/// treatment and the outcome to explain the estimate away. For a continuous outcome
-/// the effect is first standardised by the outcome's standard deviation and turned
-/// into an approximate risk ratio, RR ≈ exp(0.91 · d).
+/// treatment and the outcome to explain the estimate away.
+///
+/// For a 0/1 outcome the estimate is a risk difference, turned into a risk ratio
+/// against the untreated risk p₀: RR = (p₀ + effect) / p₀. For a continuous
+/// outcome the effect is standardised, d = effect / σ, and converted with
+/// RR ≈ exp(0.91 · d); σ is the pooled standard deviation within treatment arms
+/// for a binary treatment (as in VanderWeele & Ding), the outcome's overall
+/// standard deviation otherwise.
 pub fn e_value(data: &Dataset, spec: &EffectSpec, estimate: &Estimate) -> Result<Refutation> {
     let y = data.numeric(&spec.outcome)?;
-    let (_, variance) = mean_and_variance(y.iter().copied());
-    let sd = variance.sqrt();
-    if sd == 0.0 {
-        return Err(Error::invalid_data(format!(
-            "outcome `{}` is constant",
-            spec.outcome
-        )));
-    }
+    let t = data.numeric(&spec.treatment)?;
+    let binary_treatment = t.iter().all(|v| *v == 0.0 || *v == 1.0);
+    let arm = |value: f64| {
+        y.iter()
+            .zip(t.iter())
+            .filter(move |(_, ti)| **ti == value)
+            .map(|(yi, _)| *yi)
+    };
+    let to_risk_ratio: Box<dyn Fn(f64) -> f64> = if y.iter().all(|v| *v == 0.0 || *v == 1.0) {
+        let (baseline, _) = if binary_treatment {
+            mean_and_variance(arm(0.0))
+        } else {
+            mean_and_variance(y.iter().copied())
+        };
+        if baseline <= 0.0 || baseline >= 1.0 {
+            return Err(Error::invalid_data(format!(
+                "outcome `{}` never varies among the untreated, so no risk ratio exists",
+                spec.outcome
+            )));
+        }
+        // Risks are kept inside (0, 1] so that a bound beyond them stays finite.
+        Box::new(move |effect: f64| (baseline + effect).clamp(1e-12, 1.0) / baseline)
+    } else {
+        let sd = if binary_treatment {
+            let (n1, n0) = (arm(1.0).count() as f64, arm(0.0).count() as f64);
+            let (_, v1) = mean_and_variance(arm(1.0));
+            let (_, v0) = mean_and_variance(arm(0.0));
+            (((n1 - 1.0) * v1 + (n0 - 1.0) * v0) / (n1 + n0 - 2.0).max(1.0)).sqrt()
+        } else {
+            mean_and_variance(y.iter().copied()).1.sqrt()
+        };
+        if sd.is_nan() || sd <= 0.0 {
+            return Err(Error::invalid_data(format!(
+                "outcome `{}` is constant",
+                spec.outcome
+            )));
+        }
+        Box::new(move |effect: f64| (0.91 * effect / sd).exp())
+    };
     let for_effect = |effect: f64| {
-        let rr = (0.91 * effect / sd).exp();
+        let rr = to_risk_ratio(effect);
         let rr = if rr < 1.0 { 1.0 / rr } else { rr };
         rr + (rr * (rr - 1.0)).sqrt()
     };
@@ -631,9 +667,23 @@ mod tests {
     fn e_value_matches_vanderweele_and_ding() {
         let (data, spec) = confounded(500, 4);
         let mut estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
-        let (_, variance) = mean_and_variance(data.numeric("y").unwrap().iter().copied());
+        // The pooled standard deviation of y within the two treatment arms.
+        let y = data.numeric("y").unwrap();
+        let t = data.numeric("t").unwrap();
+        let arm = |v: f64| {
+            let values: Vec<f64> = y
+                .iter()
+                .zip(&t)
+                .filter(|(_, ti)| **ti == v)
+                .map(|(yi, _)| *yi)
+                .collect();
+            let (_, var) = mean_and_variance(values.iter().copied());
+            (values.len() as f64, var)
+        };
+        let ((n1, v1), (n0, v0)) = (arm(1.0), arm(0.0));
+        let pooled = (((n1 - 1.0) * v1 + (n0 - 1.0) * v0) / (n1 + n0 - 2.0)).sqrt();
         // An effect whose approximate risk ratio is exactly 2: E = 2 + √2.
-        estimate.estimate = 2f64.ln() / 0.91 * variance.sqrt();
+        estimate.estimate = 2f64.ln() / 0.91 * pooled;
         estimate.ci_low = -0.1;
         estimate.ci_high = 2.0 * estimate.estimate;
         let r = e_value(&data, &spec, &estimate).unwrap();
@@ -643,6 +693,31 @@ mod tests {
         );
         assert_eq!(r.numbers["e_value_ci"], 1.0);
         assert!(!r.passed, "an interval holding zero needs no confounding");
+    }
+
+    #[test]
+    fn review_d4_e_value_of_a_risk_difference_uses_the_risk_ratio() {
+        // Untreated risk 0.05, treated risk 0.10: RR = 2, so E = 2 + √2.
+        let t: Vec<f64> = (0..2_000)
+            .map(|i| f64::from(u8::from(i >= 1_000)))
+            .collect();
+        let y: Vec<f64> = (0..2_000)
+            .map(|i| f64::from(u8::from(if i < 1_000 { i % 20 == 0 } else { i % 10 == 0 })))
+            .collect();
+        let data = Dataset::from_columns("risks", vec![("t".into(), t), ("y".into(), y)]).unwrap();
+        let spec = EffectSpec {
+            treatment: "t".into(),
+            outcome: "y".into(),
+            covariates: vec![],
+        };
+        let estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        assert!((estimate.estimate - 0.05).abs() < 1e-12);
+        let r = e_value(&data, &spec, &estimate).unwrap();
+        assert!(
+            (r.numbers["e_value"] - (2.0 + 2f64.sqrt())).abs() < 1e-9,
+            "{r:?}"
+        );
+        assert!(r.passed && r.numbers["e_value_ci"] > 1.0, "{r:?}");
     }
 
     #[test]
