@@ -11,8 +11,14 @@ use std::sync::OnceLock;
 pub fn causeway_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "causeway", "--bin", "causeway"])
+        // Build in the profile these tests were built in, where the lookup below
+        // finds the binary.
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "--quiet", "-p", "causeway", "--bin", "causeway"]);
+        if !cfg!(debug_assertions) {
+            build.arg("--release");
+        }
+        let status = build
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo runs");

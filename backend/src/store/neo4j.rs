@@ -127,8 +127,14 @@ OPTIONAL MATCH (v:Variable {model_id: $id, name: name})
 WITH name, v WHERE v IS NULL
 RETURN name";
 
-/// Deletes one version; `deleted` is 0 when there was none.
+/// Deletes one version; `deleted` is 0 when there was none. It first takes the
+/// name's counter lock, as a save does, so that a concurrent save of the next
+/// version commits its PREVIOUS_VERSION link before this delete relinks around
+/// the deleted version (without the lock it could remove that new link).
 const DELETE: &str = "\
+OPTIONAL MATCH (c:ModelCounter {name: $name})
+SET c.last = c.last
+WITH c
 MATCH (m:Model {id: $id})
 OPTIONAL MATCH (m)-[:HAS_VARIABLE]->(v:Variable)
 WITH m, collect(v) AS variables
@@ -780,18 +786,22 @@ impl ModelStore for Neo4jStore {
             .start_txn()
             .await
             .map_err(|e| backend("Neo4j begin", e))?;
-        let deleted =
-            match single_integer(&mut txn, query(DELETE).param("id", id.as_str()), "deleted").await
-            {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = txn.rollback().await;
-                    return Err(match e {
-                        SaveError::Neo4j(e) => backend("deleting from Neo4j failed", e),
-                        SaveError::Store(e) => e,
-                    });
-                }
-            };
+        let deleted = match single_integer(
+            &mut txn,
+            query(DELETE).param("id", id.as_str()).param("name", name),
+            "deleted",
+        )
+        .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(match e {
+                    SaveError::Neo4j(e) => backend("deleting from Neo4j failed", e),
+                    SaveError::Store(e) => e,
+                });
+            }
+        };
         txn.commit().await.map_err(|e| backend("Neo4j commit", e))?;
         if deleted == 0 {
             let versions = self.versions(name).await?;
