@@ -138,8 +138,11 @@ impl Settings {
                 "CAUSEWAY_ADDR" => settings.addr = value,
                 "CAUSEWAY_DATA_DIR" => settings.data_dir = PathBuf::from(value),
                 "CAUSEWAY_NEO4J_URI" if !value.is_empty() => uri = Some(value),
-                "CAUSEWAY_NEO4J_USER" => user = Some(value),
-                "CAUSEWAY_NEO4J_PASSWORD" => password = Some(Secret::new(value)),
+                // Empty values count as unset, as compose files leave them.
+                "CAUSEWAY_NEO4J_USER" if !value.is_empty() => user = Some(value),
+                "CAUSEWAY_NEO4J_PASSWORD" if !value.is_empty() => {
+                    password = Some(Secret::new(value))
+                }
                 _ => {}
             }
         }

@@ -166,7 +166,7 @@ impl LinearFit {
         let (n, k) = x.dim();
         let meat = weighted_gram(x, self.residuals.view());
         let covariance = self.xtx_inverse.dot(&meat).dot(&self.xtx_inverse);
-        covariance * (n as f64 / (n - k) as f64)
+        covariance * (n as f64 / n.saturating_sub(k).max(1) as f64)
     }
 
     /// Cluster-robust covariance (clusters given as one label per row), with the
@@ -203,7 +203,7 @@ pub fn cluster_sandwich(
             .zip_mut_with(&x.row(i), |s, xv| *s += r * xv);
     }
     let g = n_clusters as f64;
-    let factor = g / (g - 1.0).max(1.0) * (n as f64 - 1.0) / (n - k).max(1) as f64;
+    let factor = g / (g - 1.0).max(1.0) * (n as f64 - 1.0) / n.saturating_sub(k).max(1) as f64;
     bread.dot(&scores.t().dot(&scores)).dot(bread) * factor
 }
 
@@ -215,7 +215,7 @@ pub fn hc1_sandwich(
 ) -> Array2<f64> {
     let (n, k) = x.dim();
     let meat = weighted_gram(x, residuals);
-    bread.dot(&meat).dot(bread) * (n as f64 / (n - k) as f64)
+    bread.dot(&meat).dot(bread) * (n as f64 / n.saturating_sub(k).max(1) as f64)
 }
 
 /// The design `[1, leading…, x]`: an intercept, the given columns, then `x`.
