@@ -15,6 +15,20 @@ fn json(run: &crate::helpers::Run) -> Value {
     serde_json::from_str(&run.stdout).expect("valid JSON on stdout")
 }
 
+/// Asserts that the report's 95% interval holds `truth`.
+#[track_caller]
+fn assert_covers(report: &Value, truth: f64) {
+    let (low, high) = (
+        report["ci_low"].as_f64().unwrap(),
+        report["ci_high"].as_f64().unwrap(),
+    );
+    assert!(
+        low <= truth && truth <= high,
+        "{} interval [{low}, {high}] misses {truth}",
+        report["method"]
+    );
+}
+
 /// A confounded binary treatment with true effect 2: y = 2 t + x1 + x2 + ε.
 fn confounded_csv(n: usize, seed: u64) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -142,11 +156,7 @@ fn every_method_recovers_a_known_effect_from_a_csv() {
             "json",
         ]);
         let report = json(&run);
-        let (low, high) = (
-            report["ci_low"].as_f64().unwrap(),
-            report["ci_high"].as_f64().unwrap(),
-        );
-        assert!(low <= 2.0 && 2.0 <= high, "{method}: [{low}, {high}]");
+        assert_covers(&report, 2.0);
         assert_eq!(
             report["adjustment_set"],
             serde_json::json!(["x1", "x2"]),
@@ -233,11 +243,7 @@ fn instrumental_variables_use_the_instrument_the_graph_implies() {
         "json",
     ]);
     let report = json(&run);
-    let (low, high) = (
-        report["ci_low"].as_f64().unwrap(),
-        report["ci_high"].as_f64().unwrap(),
-    );
-    assert!(low <= 0.5 && 0.5 <= high, "[{low}, {high}]");
+    assert_covers(&report, 0.5);
     assert!(report["diagnostics"]["first_stage_f"].as_f64().unwrap() > 100.0);
     // The same graph refuses backdoor adjustment and says why.
     let run = causeway(&[
@@ -456,11 +462,7 @@ fn frontdoor_estimates_through_the_mediator_the_graph_implies() {
     let report = json(&causeway(
         &[&base[..], &["--method", "frontdoor", "--format", "json"]].concat(),
     ));
-    let (low, high) = (
-        report["ci_low"].as_f64().unwrap(),
-        report["ci_high"].as_f64().unwrap(),
-    );
-    assert!(low <= 1.2 && 1.2 <= high, "[{low}, {high}]");
+    assert_covers(&report, 1.2);
     assert_eq!(report["identification"], "frontdoor adjustment");
 }
 
@@ -497,11 +499,7 @@ fn all_minimal_adjustment_sets_are_listed_on_request() {
         report["all_adjustment_sets"],
         serde_json::json!([["a", "c"], ["b", "c"]])
     );
-    let (low, high) = (
-        report["ci_low"].as_f64().unwrap(),
-        report["ci_high"].as_f64().unwrap(),
-    );
-    assert!(low <= 1.0 && 1.0 <= high, "[{low}, {high}]");
+    assert_covers(&report, 1.0);
 }
 
 #[test]
@@ -539,11 +537,7 @@ fn difference_in_differences_on_a_panel() {
         ]
         .concat(),
     ));
-    let (low, high) = (
-        report["ci_low"].as_f64().unwrap(),
-        report["ci_high"].as_f64().unwrap(),
-    );
-    assert!(low <= 2.0 && 2.0 <= high, "[{low}, {high}]");
+    assert_covers(&report, 2.0);
     assert!(report["diagnostics"]["pretrend_p_value"].as_f64().unwrap() > 0.05);
     assert_eq!(report["identification"], "difference in differences");
     // Without --time the command says what it needs.
@@ -573,13 +567,6 @@ fn review_d2_the_default_method_works_when_nothing_needs_adjusting() {
             "json",
         ]);
         let report = json(&run);
-        let (low, high) = (
-            report["ci_low"].as_f64().unwrap(),
-            report["ci_high"].as_f64().unwrap(),
-        );
-        assert!(
-            low <= 1794.34 && 1794.34 <= high,
-            "{method}: [{low}, {high}]"
-        );
+        assert_covers(&report, 1794.34);
     }
 }
