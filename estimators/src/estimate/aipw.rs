@@ -27,7 +27,7 @@ pub(super) fn estimate(
     let t = binary_treatment(data, spec, Method::Aipw)?;
     let y = data.numeric(&spec.outcome)?;
     let (x, _) = covariates(data, spec)?;
-    let folds = Folds::new(t.len(), n_folds, seed)?;
+    let folds = Folds::for_treatment(&t.to_vec(), n_folds, seed)?;
     let treated: Vec<bool> = t.iter().map(|v| *v == 1.0).collect();
     let untreated: Vec<bool> = treated.iter().map(|v| !v).collect();
     let e = learner.cross_fit_probability(x.view(), t.view(), &folds)?;

@@ -28,7 +28,7 @@ pub(super) fn estimate(
     let t = data.numeric(&spec.treatment)?;
     let y = data.numeric(&spec.outcome)?;
     let (x, _) = covariates(data, spec)?;
-    let folds = Folds::new(t.len(), n_folds, seed)?;
+    let folds = Folds::for_treatment(&t.to_vec(), n_folds, seed)?;
     let mut fitted = learner.cross_fit_many(x.view(), &[y.view(), t.view()], &folds, None)?;
     let t_hat = fitted.remove(1);
     let y_hat = fitted.remove(0);

@@ -248,6 +248,14 @@ pub struct Folds {
 impl Folds {
     /// Splits `n` rows into `k` folds of (nearly) equal size at random.
     pub fn new(n: usize, k: usize, seed: u64) -> Result<Self> {
+        Self::stratified(&vec![0.0; n], k, seed)
+    }
+
+    /// Splits rows into `k` folds at random so that every fold gets its share of
+    /// each value of `labels` (a binary treatment): with a small treated group, an
+    /// unstratified split can leave a fold's training rows without treated units.
+    pub fn stratified(labels: &[f64], k: usize, seed: u64) -> Result<Self> {
+        let n = labels.len();
         if k < 2 {
             return Err(Error::invalid_input(format!(
                 "cross-fitting needs at least 2 folds, got {k}"
@@ -260,11 +268,24 @@ impl Folds {
         }
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        // A stable sort keeps the shuffled order within each label; dealing the
+        // rows out in turn then spreads every label evenly over the folds.
+        order.sort_by(|&a, &b| labels[a].total_cmp(&labels[b]));
         let mut assignment = vec![0; n];
         for (position, &row) in order.iter().enumerate() {
             assignment[row] = position % k;
         }
         Ok(Folds { assignment, k })
+    }
+
+    /// Folds for estimating the effect of treatment `t`: stratified by arm when the
+    /// treatment is binary, plain otherwise.
+    pub fn for_treatment(t: &[f64], k: usize, seed: u64) -> Result<Self> {
+        if t.iter().all(|v| *v == 0.0 || *v == 1.0) {
+            Self::stratified(t, k, seed)
+        } else {
+            Self::new(t.len(), k, seed)
+        }
     }
 
     /// The rows of each fold, in increasing order.
@@ -306,6 +327,17 @@ mod tests {
         let sizes: Vec<usize> = rows.iter().map(Vec::len).collect();
         assert_eq!(sizes.iter().sum::<usize>(), 103);
         assert!(sizes.iter().all(|s| *s == 20 || *s == 21), "{sizes:?}");
+    }
+
+    #[test]
+    fn stratified_folds_share_out_each_label() {
+        let labels: Vec<f64> = (0..100).map(|i| f64::from(u8::from(i < 7))).collect();
+        let folds = Folds::stratified(&labels, 5, 3).unwrap();
+        for rows in folds.rows() {
+            let treated = rows.iter().filter(|&&i| labels[i] == 1.0).count();
+            assert!((1..=2).contains(&treated), "{treated} treated in a fold");
+            assert_eq!(rows.len(), 20);
+        }
     }
 
     #[test]
