@@ -156,7 +156,17 @@ fn every_method_recovers_a_known_effect_from_a_csv() {
             "json",
         ]);
         let report = json(&run);
-        assert_covers(&report, 2.0);
+        // Four 95% intervals on one data set all hold the truth only four times in
+        // five; this test is about the command, so it asks for 3.29 standard errors
+        // (99.9%), and the coverage example checks the 95% rate itself.
+        let (estimate, std_error) = (
+            report["estimate"].as_f64().unwrap(),
+            report["std_error"].as_f64().unwrap(),
+        );
+        assert!(
+            (estimate - 2.0).abs() < 3.29 * std_error,
+            "{method}: {estimate} ± {std_error}"
+        );
         assert_eq!(
             report["adjustment_set"],
             serde_json::json!(["x1", "x2"]),
