@@ -47,6 +47,28 @@ fn confounded_csv(n: usize, seed: u64) -> String {
 
 const CONFOUNDED_EDGES: &str = "x1->t, x1->y, x2->t, x2->y, t->y";
 
+/// The JSON report of `causeway estimate` of t on y in the confounded data at
+/// `data`, with `method` and any `extra` arguments.
+fn estimate_confounded(data: &str, method: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "estimate",
+        "--data",
+        data,
+        "--edges",
+        CONFOUNDED_EDGES,
+        "--treatment",
+        "t",
+        "--outcome",
+        "y",
+        "--method",
+        method,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    json(&causeway(&args))
+}
+
 #[test]
 fn experimental_lalonde_difference_in_means_is_the_known_1794() {
     let run = causeway(&[
@@ -140,22 +162,7 @@ fn every_method_recovers_a_known_effect_from_a_csv() {
     let dir = scratch_dir("every_method");
     let data = write_file(&dir, "confounded.csv", &confounded_csv(3_000, 1));
     for method in ["ols", "ipw", "aipw", "dml"] {
-        let run = causeway(&[
-            "estimate",
-            "--data",
-            &data,
-            "--edges",
-            CONFOUNDED_EDGES,
-            "--treatment",
-            "t",
-            "--outcome",
-            "y",
-            "--method",
-            method,
-            "--format",
-            "json",
-        ]);
-        let report = json(&run);
+        let report = estimate_confounded(&data, method, &[]);
         // Four 95% intervals on one data set all hold the truth only four times in
         // five; this test is about the command, so it asks for 3.29 standard errors
         // (99.9%), and the coverage example checks the 95% rate itself.
@@ -179,25 +186,7 @@ fn every_method_recovers_a_known_effect_from_a_csv() {
 fn refuters_report_numbers_and_verdicts() {
     let dir = scratch_dir("refuters");
     let data = write_file(&dir, "confounded.csv", &confounded_csv(1_000, 2));
-    let run = causeway(&[
-        "estimate",
-        "--data",
-        &data,
-        "--edges",
-        CONFOUNDED_EDGES,
-        "--treatment",
-        "t",
-        "--outcome",
-        "y",
-        "--method",
-        "ols",
-        "--refute",
-        "--bootstrap",
-        "50",
-        "--format",
-        "json",
-    ]);
-    let report = json(&run);
+    let report = estimate_confounded(&data, "ols", &["--refute", "--bootstrap", "50"]);
     let refutations = report["refutations"].as_array().unwrap();
     let names: Vec<&str> = refutations
         .iter()
@@ -422,23 +411,8 @@ fn missing_values_can_be_dropped_on_request() {
     let mut csv = confounded_csv(500, 6);
     csv.push_str("NA,1.0,1,3.0\n");
     let data = write_file(&dir, "data.csv", &csv);
-    let run = causeway(&[
-        "estimate",
-        "--data",
-        &data,
-        "--edges",
-        CONFOUNDED_EDGES,
-        "--treatment",
-        "t",
-        "--outcome",
-        "y",
-        "--method",
-        "ols",
-        "--drop-missing",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(json(&run)["n"], 500);
+    let report = estimate_confounded(&data, "ols", &["--drop-missing"]);
+    assert_eq!(report["n"], 500);
 }
 
 #[test]
