@@ -25,6 +25,7 @@ pub mod learners;
 pub mod linalg;
 pub mod model;
 pub mod refute;
+pub mod scm;
 pub mod stats;
 
 pub use error::{Error, Result};
