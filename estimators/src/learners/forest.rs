@@ -68,7 +68,7 @@ use crate::error::{Error, Result};
 /// assert!(params.check().is_ok());
 /// assert!(ForestParams { max_bins: 300, ..params }.check().is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ForestParams {
     /// Number of trees.
     pub n_trees: usize,
@@ -247,7 +247,7 @@ impl ValidForestParams {
 }
 
 /// A fitted regression forest: the average of its trees' leaf means.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Forest {
     trees: Vec<Tree>,
     n_features: usize,
@@ -467,7 +467,7 @@ struct BinStat {
 }
 
 /// One regression tree in a flat array; node 0 is the root.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Tree {
     nodes: Vec<Node>,
 }
@@ -475,7 +475,7 @@ struct Tree {
 /// A split (`feature < LEAF`): rows with `x[feature] <= value` go to node `left`, the
 /// others to `left + 1`. A leaf (`feature == LEAF`): `value` is its prediction.
 /// Sixteen bytes, so a tree walk touches few cache lines.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Node {
     value: f64,
     feature: u32,

@@ -279,8 +279,9 @@ pub struct PathShare {
     /// The path's variables, lever first, target last.
     pub nodes: Vec<String>,
     /// The share of the target's change carried by this path; shares sum to 1 over a
-    /// target's paths when the decomposition is exact.
-    pub share: f64,
+    /// target's paths. None where no share can be computed (a categorical variable
+    /// on the path, or contributions that cancel out).
+    pub share: Option<f64>,
 }
 
 /// The change of one target.
