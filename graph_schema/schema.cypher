@@ -3,6 +3,7 @@
 //   (:Model {id, name, version, created_at, ...})-[:HAS_VARIABLE]->(:Variable {model_id, name, ...})
 //   (:Variable)-[:CAUSES {effect, ci_low, ci_high, method}]->(:Variable)
 //   (:Model)-[:PREVIOUS_VERSION]->(:Model)
+//   (:Model)-[:HAS_MECHANISMS]->(:Mechanisms {model_id, text})   a fitted model's mechanisms
 //
 // Every statement is idempotent (IF NOT EXISTS), so the store and neo4j-dev can run
 // this file at every start. Statements end with ';'; lines starting with '//' are
@@ -27,3 +28,7 @@ FOR (m:Model) ON (m.name);
 // counter (and so get 1, 2, 3, …) instead of each creating its own.
 CREATE CONSTRAINT model_counter_name IF NOT EXISTS
 FOR (c:ModelCounter) REQUIRE c.name IS UNIQUE;
+
+// A fitted model's serialised mechanisms: at most one node per model version.
+CREATE CONSTRAINT mechanisms_model_id IF NOT EXISTS
+FOR (x:Mechanisms) REQUIRE x.model_id IS UNIQUE;

@@ -29,6 +29,7 @@ pub fn model(name: &str, edges: &[(&str, &str)], levers: &[&str], kpis: &[&str])
         n_rows: 1_000,
         method: "scm-linear".into(),
         assumptions: vec!["no unobserved common cause of tv_spend and sales".into()],
+        mechanisms: None,
         variables: names
             .iter()
             .map(|n| {
@@ -268,6 +269,50 @@ pub async fn an_invalid_model_leaves_nothing(store: Arc<dyn ModelStore>, prefix:
     assert_eq!(store.save(retail(&name)).await.unwrap().version, 1);
 }
 
+pub async fn mechanisms_are_kept_alongside_their_document(
+    store: Arc<dyn ModelStore>,
+    prefix: &str,
+) {
+    use causeway_estimators::scm::document::mechanisms_reference;
+    let name = format!("{prefix}fitted");
+    let text: Arc<str> = Arc::from(r#"{"stand-in":"serialised mechanisms, 電視"}"#);
+    let mut doc = retail(&name);
+    doc.mechanisms = Some(mechanisms_reference(&text));
+    let saved = store
+        .save_with_mechanisms(doc.clone(), Some(text.clone()))
+        .await
+        .unwrap();
+    let latest = reference(&name);
+    assert_eq!(store.get(&latest).await.unwrap().mechanisms, doc.mechanisms);
+    assert_eq!(
+        store.mechanisms(&latest).await.unwrap().as_deref(),
+        Some(&*text)
+    );
+    // A version saved without mechanisms has none; the older one keeps its own.
+    store.save(retail(&name)).await.unwrap();
+    assert_eq!(store.mechanisms(&latest).await.unwrap(), None);
+    let first = reference(&format!("{name}@{}", saved.version));
+    assert_eq!(
+        store.mechanisms(&first).await.unwrap().as_deref(),
+        Some(&*text)
+    );
+
+    // Mechanisms that do not match the document's reference, or a reference without
+    // mechanisms, are refused and leave nothing.
+    let wrong = store
+        .save_with_mechanisms(doc.clone(), Some(Arc::from("other")))
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, StoreError::InvalidModel(_)), "{wrong}");
+    let missing = store.save(doc).await.unwrap_err();
+    assert!(matches!(missing, StoreError::InvalidModel(_)), "{missing}");
+    assert_eq!(store.get(&latest).await.unwrap().version, saved.version + 1);
+
+    // Deleting a version deletes its mechanisms.
+    store.delete(&name, saved.version).await.unwrap();
+    assert!(store.mechanisms(&first).await.is_err());
+}
+
 /// One `#[tokio::test]` per conformance check, for the store `$make` builds
 /// (an async expression giving `(Arc<dyn ModelStore>, prefix, guard)`).
 #[macro_export]
@@ -279,6 +324,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@one $make, traversals_have_known_answers);
         $crate::conformance_tests!(@one $make, unknown_names_are_clear_errors);
         $crate::conformance_tests!(@one $make, an_invalid_model_leaves_nothing);
+        $crate::conformance_tests!(@one $make, mechanisms_are_kept_alongside_their_document);
     };
     (@one $make:path, $check:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

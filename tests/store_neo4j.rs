@@ -103,6 +103,7 @@ neo4j_conformance!(
     traversals_have_known_answers,
     unknown_names_are_clear_errors,
     an_invalid_model_leaves_nothing,
+    mechanisms_are_kept_alongside_their_document,
 );
 
 /// A chain of `n` variables, `v0000 → v0001 → …`.
@@ -127,7 +128,7 @@ async fn a_write_that_fails_late_leaves_nothing() {
     let mut doomed = chain(&name, 500);
     let duplicate = doomed.variables[0].clone();
     doomed.variables.push(duplicate);
-    let err = store.save_unchecked(doomed).await.unwrap_err();
+    let err = store.save_unchecked(doomed, None).await.unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err}");
     assert!(err.to_string().contains("Constraint"), "{err}");
 

@@ -63,6 +63,7 @@ fn big_model(name: &str) -> ModelDocument {
         n_rows: 100_000,
         method: "benchmark".into(),
         assumptions: vec![],
+        mechanisms: None,
         variables,
         edges,
     }

@@ -31,6 +31,11 @@ pub struct ModelDocument {
     pub method: String,
     /// The assumptions the model rests on, in plain words.
     pub assumptions: Vec<String>,
+    /// Reference to the fitted mechanisms stored alongside the document (forests,
+    /// classifiers, the kept population): `sha256:` and the hex digest of their
+    /// serialised form. None when the document's parameters are all there is.
+    #[serde(default)]
+    pub mechanisms: Option<String>,
     /// The variables, in a stable order (the graph's topological order).
     pub variables: Vec<Variable>,
     /// The direct causes, in a stable order.

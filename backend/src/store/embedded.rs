@@ -7,7 +7,9 @@
 //! unique under concurrent saves. Documents are stored as JSON of
 //! [`ModelDocument`] (exact for every f64); traversals load the document and walk it
 //! in memory ([`super::traversal`]), which for graphs of thousands of variables is a
-//! matter of microseconds. The blocking file work runs on Tokio's blocking pool.
+//! matter of microseconds. A fitted model's mechanisms are kept in a table of their
+//! own, written in the same transaction as the document. The blocking file work
+//! runs on Tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,12 +18,14 @@ use async_trait::async_trait;
 use causeway_estimators::model::ModelDocument;
 use redb::{Database, ReadableTable, TableDefinition};
 
-use super::{traversal, ModelRef, ModelStore, ModelSummary, StoreError};
+use super::{check_mechanisms, traversal, ModelRef, ModelStore, ModelSummary, StoreError};
 
 /// (name, version) → the document as JSON.
 const MODELS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("models");
 /// name → the last version number ever assigned (never reused after a delete).
 const LAST_VERSION: TableDefinition<&str, u32> = TableDefinition::new("last_version");
+/// `(name, version)` → the serialised mechanisms saved with that version, if any.
+const MECHANISMS: TableDefinition<(&str, u32), &str> = TableDefinition::new("mechanisms");
 
 /// A model store in one file under a data directory.
 #[derive(Clone)]
@@ -55,6 +59,8 @@ impl EmbeddedStore {
         txn.open_table(MODELS)
             .map_err(|e| backend("open table", e))?;
         txn.open_table(LAST_VERSION)
+            .map_err(|e| backend("open table", e))?;
+        txn.open_table(MECHANISMS)
             .map_err(|e| backend("open table", e))?;
         txn.commit().map_err(|e| backend("commit", e))?;
         Ok(EmbeddedStore {
@@ -132,8 +138,13 @@ fn versions_of(
 
 #[async_trait]
 impl ModelStore for EmbeddedStore {
-    async fn save(&self, mut model: ModelDocument) -> Result<ModelDocument, StoreError> {
+    async fn save_with_mechanisms(
+        &self,
+        mut model: ModelDocument,
+        mechanisms: Option<Arc<str>>,
+    ) -> Result<ModelDocument, StoreError> {
         traversal::validate(&model)?;
+        check_mechanisms(&model, mechanisms.as_deref())?;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(|e| backend("begin write", e))?;
             {
@@ -156,6 +167,14 @@ impl ModelStore for EmbeddedStore {
                 models
                     .insert((model.name.as_str(), version), bytes.as_slice())
                     .map_err(|e| backend("write", e))?;
+                if let Some(text) = &mechanisms {
+                    let mut table = txn
+                        .open_table(MECHANISMS)
+                        .map_err(|e| backend("open table", e))?;
+                    table
+                        .insert((model.name.as_str(), version), &**text)
+                        .map_err(|e| backend("write", e))?;
+                }
             }
             txn.commit().map_err(|e| backend("commit", e))?;
             Ok(model)
@@ -218,9 +237,29 @@ impl ModelStore for EmbeddedStore {
                         known,
                     });
                 }
+                txn.open_table(MECHANISMS)
+                    .map_err(|e| backend("open table", e))?
+                    .remove((name.as_str(), version))
+                    .map_err(|e| backend("delete", e))?;
             }
             txn.commit().map_err(|e| backend("commit", e))?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn mechanisms(&self, reference: &ModelRef) -> Result<Option<Arc<str>>, StoreError> {
+        let reference = reference.clone();
+        self.blocking(move |db| {
+            let document = Self::read_document(db, &reference)?;
+            let txn = db.begin_read().map_err(|e| backend("begin read", e))?;
+            let table = txn
+                .open_table(MECHANISMS)
+                .map_err(|e| backend("open table", e))?;
+            let entry = table
+                .get((document.name.as_str(), document.version))
+                .map_err(|e| backend("read", e))?;
+            Ok(entry.map(|text| Arc::from(text.value())))
         })
         .await
     }

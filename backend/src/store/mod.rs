@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use causeway_estimators::model::ModelDocument;
+use causeway_estimators::scm::document::mechanisms_reference;
 use serde::Serialize;
 
 use crate::config::Settings;
@@ -136,6 +137,25 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// Checks that a document and the mechanisms saved with it belong together: the
+/// document names exactly these mechanisms (by the SHA-256 of their text), or it
+/// names none and none are given.
+pub fn check_mechanisms(model: &ModelDocument, mechanisms: Option<&str>) -> Result<(), StoreError> {
+    match (&model.mechanisms, mechanisms) {
+        (None, None) => Ok(()),
+        (Some(reference), Some(text)) if *reference == mechanisms_reference(text) => Ok(()),
+        (Some(reference), Some(_)) => Err(StoreError::InvalidModel(format!(
+            "the mechanisms given do not match the document's reference {reference}"
+        ))),
+        (Some(reference), None) => Err(StoreError::InvalidModel(format!(
+            "the document refers to mechanisms ({reference}) that were not given; save it with them, or remove the reference"
+        ))),
+        (None, Some(_)) => Err(StoreError::InvalidModel(
+            "mechanisms were given for a document that does not refer to them".into(),
+        )),
+    }
+}
+
 fn known_hint(known: &[String]) -> String {
     if known.is_empty() {
         String::new()
@@ -147,9 +167,23 @@ fn known_hint(known: &[String]) -> String {
 /// Stored model graphs, versioned by name, with the traversals the chat needs.
 #[async_trait]
 pub trait ModelStore: Send + Sync {
-    /// Saves `model` as the next version of `model.name`, returning the stored
-    /// document with its `version` and `model_id` filled in. All of it or none.
-    async fn save(&self, model: ModelDocument) -> Result<ModelDocument, StoreError>;
+    /// Saves `model` as the next version of `model.name` with, when it was fitted
+    /// here, its serialised mechanisms (named by the document's `mechanisms`
+    /// reference, see [`check_mechanisms`]). Returns the stored document with its
+    /// `version` and `model_id` filled in. All of it or none.
+    async fn save_with_mechanisms(
+        &self,
+        model: ModelDocument,
+        mechanisms: Option<Arc<str>>,
+    ) -> Result<ModelDocument, StoreError>;
+
+    /// Saves a document on its own (one whose parameters are all there is).
+    async fn save(&self, model: ModelDocument) -> Result<ModelDocument, StoreError> {
+        self.save_with_mechanisms(model, None).await
+    }
+
+    /// The serialised mechanisms stored with one version, if any.
+    async fn mechanisms(&self, reference: &ModelRef) -> Result<Option<Arc<str>>, StoreError>;
 
     /// Every model name with its versions, sorted by name.
     async fn list(&self) -> Result<Vec<ModelSummary>, StoreError>;

@@ -3,12 +3,14 @@
 //! The graph follows DESIGN.md ("Neo4j schema"):
 //!
 //! ```text
-//! (:Model {id, name, version, created_at, dataset_sha256, n_rows, method, assumptions})
+//! (:Model {id, name, version, created_at, dataset_sha256, n_rows, method, assumptions,
+//!          mechanisms})
 //!   -[:HAS_VARIABLE]->(:Variable {model_id, name, ordinal, label, aliases, role, kind,
 //!                                 unit, mean, std, min, max, mechanism, parameters})
 //! (:Variable)-[:CAUSES {ordinal, effect, ci_low, ci_high, p_value, method}]->(:Variable)
 //! (:Model)-[:PREVIOUS_VERSION]->(:Model)          newer → the previous existing version
 //! (:ModelCounter {name, last})                    the last version ever assigned to a name
+//! (:Model)-[:HAS_MECHANISMS]->(:Mechanisms {model_id, text})   a fitted model's mechanisms
 //! ```
 //!
 //! Lists are string lists, a mechanism's `parameters` a JSON object in a string, and an
@@ -38,6 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,7 +49,9 @@ use causeway_estimators::model::{CausalEdge, ModelDocument, Role, Variable, Vari
 use neo4rs::{query, BoltType, ConfigBuilder, Graph, Query, Txn};
 use serde::Deserialize;
 
-use super::{traversal, ModelRef, ModelStore, ModelSummary, StoreError, MAX_DEPTH};
+use super::{
+    check_mechanisms, traversal, ModelRef, ModelStore, ModelSummary, StoreError, MAX_DEPTH,
+};
 
 /// The schema, applied at every connect: `graph_schema/schema.cypher`, the one
 /// source of truth (the dev launcher applies the same file). Every statement is
@@ -75,7 +80,17 @@ RETURN c.last AS version";
 const CREATE_MODEL: &str = "\
 CREATE (:Model {id: $id, name: $name, version: $version, created_at: $created_at,
                 dataset_sha256: $dataset_sha256, n_rows: $n_rows, method: $method,
-                assumptions: $assumptions})";
+                assumptions: $assumptions, mechanisms: $mechanisms})";
+
+/// The serialised mechanisms of a fitted model, in a node of their own so that
+/// listing and traversing models never loads them.
+const CREATE_MECHANISMS: &str = "\
+MATCH (m:Model {id: $id})
+CREATE (m)-[:HAS_MECHANISMS]->(:Mechanisms {model_id: $id, text: $text})";
+
+const GET_MECHANISMS: &str = "\
+MATCH (:Model {id: $id})-[:HAS_MECHANISMS]->(x:Mechanisms)
+RETURN x.text AS text";
 
 /// Links the new version to the highest existing lower version of its name, if any.
 const LINK_PREVIOUS: &str = "\
@@ -138,11 +153,14 @@ WITH c
 MATCH (m:Model {id: $id})
 OPTIONAL MATCH (m)-[:HAS_VARIABLE]->(v:Variable)
 WITH m, collect(v) AS variables
+OPTIONAL MATCH (m)-[:HAS_MECHANISMS]->(x:Mechanisms)
+WITH m, variables, collect(x) AS mechanisms
 OPTIONAL MATCH (newer:Model)-[:PREVIOUS_VERSION]->(m)
 OPTIONAL MATCH (m)-[:PREVIOUS_VERSION]->(older:Model)
 FOREACH (_ IN CASE WHEN newer IS NULL OR older IS NULL THEN [] ELSE [1] END |
     CREATE (newer)-[:PREVIOUS_VERSION]->(older))
 FOREACH (v IN variables | DETACH DELETE v)
+FOREACH (x IN mechanisms | DETACH DELETE x)
 DETACH DELETE m
 RETURN count(*) AS deleted";
 
@@ -290,11 +308,15 @@ impl Neo4jStore {
     /// database itself refuses (a duplicate variable name) and check that the failed
     /// transaction leaves nothing. Not for other use.
     #[doc(hidden)]
-    pub async fn save_unchecked(&self, model: ModelDocument) -> Result<ModelDocument, StoreError> {
+    pub async fn save_unchecked(
+        &self,
+        model: ModelDocument,
+        mechanisms: Option<Arc<str>>,
+    ) -> Result<ModelDocument, StoreError> {
         let graph = self.graph.clone();
         // A task of its own: the transaction ends in a commit or a rollback even if the
         // caller's future is dropped.
-        tokio::spawn(async move { save_retrying(&graph, model).await })
+        tokio::spawn(async move { save_retrying(&graph, model, mechanisms).await })
             .await
             .map_err(|e| backend("save task", e))?
     }
@@ -411,11 +433,15 @@ impl Neo4jStore {
 
 /// [`save_once`], again while the server reports a transient failure (a detected
 /// deadlock, say): each try is a whole transaction, rolled back before the next.
-async fn save_retrying(graph: &Graph, model: ModelDocument) -> Result<ModelDocument, StoreError> {
+async fn save_retrying(
+    graph: &Graph,
+    model: ModelDocument,
+    mechanisms: Option<Arc<str>>,
+) -> Result<ModelDocument, StoreError> {
     const TRIES: u32 = 5;
     let mut tries = 1;
     loop {
-        match save_once(graph, model.clone()).await {
+        match save_once(graph, model.clone(), mechanisms.clone()).await {
             Err(SaveError::Neo4j(e)) if is_transient(&e) && tries < TRIES => {
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
@@ -441,9 +467,13 @@ impl From<neo4rs::Error> for SaveError {
 }
 
 /// One save transaction: commit, or roll back and report why.
-async fn save_once(graph: &Graph, model: ModelDocument) -> Result<ModelDocument, SaveError> {
+async fn save_once(
+    graph: &Graph,
+    model: ModelDocument,
+    mechanisms: Option<Arc<str>>,
+) -> Result<ModelDocument, SaveError> {
     let mut txn = graph.start_txn().await?;
-    match write_version(&mut txn, model).await {
+    match write_version(&mut txn, model, mechanisms).await {
         Ok(saved) => {
             txn.commit().await?;
             Ok(saved)
@@ -478,6 +508,7 @@ async fn single_integer(txn: &mut Txn, q: Query, key: &str) -> Result<i64, SaveE
 async fn write_version(
     txn: &mut Txn,
     mut model: ModelDocument,
+    mechanisms: Option<Arc<str>>,
 ) -> Result<ModelDocument, SaveError> {
     let invalid = |message: String| SaveError::Store(StoreError::InvalidModel(message));
     let n_rows = i64::try_from(model.n_rows)
@@ -521,9 +552,18 @@ async fn write_version(
             .param("dataset_sha256", model.dataset_sha256.as_str())
             .param("n_rows", n_rows)
             .param("method", model.method.as_str())
-            .param("assumptions", model.assumptions.clone()),
+            .param("assumptions", model.assumptions.clone())
+            .param("mechanisms", model.mechanisms.clone()),
     )
     .await?;
+    if let Some(text) = mechanisms {
+        txn.run(
+            query(CREATE_MECHANISMS)
+                .param("id", id)
+                .param("text", text.to_string()),
+        )
+        .await?;
+    }
     txn.run(
         query(LINK_PREVIOUS)
             .param("id", id)
@@ -614,6 +654,8 @@ struct ModelRow {
     method: String,
     #[serde(default)]
     assumptions: Vec<String>,
+    #[serde(default)]
+    mechanisms: Option<String>,
 }
 
 /// A `Variable` node's properties.
@@ -712,6 +754,7 @@ fn document_from(
         n_rows: model.n_rows,
         method: model.method,
         assumptions: model.assumptions,
+        mechanisms: model.mechanisms,
         variables,
         edges,
     })
@@ -719,9 +762,25 @@ fn document_from(
 
 #[async_trait]
 impl ModelStore for Neo4jStore {
-    async fn save(&self, model: ModelDocument) -> Result<ModelDocument, StoreError> {
+    async fn save_with_mechanisms(
+        &self,
+        model: ModelDocument,
+        mechanisms: Option<Arc<str>>,
+    ) -> Result<ModelDocument, StoreError> {
         traversal::validate(&model)?;
-        self.save_unchecked(model).await
+        check_mechanisms(&model, mechanisms.as_deref())?;
+        self.save_unchecked(model, mechanisms).await
+    }
+
+    async fn mechanisms(&self, reference: &ModelRef) -> Result<Option<Arc<str>>, StoreError> {
+        let id = self.resolve(reference).await?;
+        let texts = self
+            .read(query(GET_MECHANISMS).param("id", id.as_str()), |r| {
+                r.get::<String>("text")
+                    .map_err(|e| backend(&format!("reading the mechanisms of `{id}`"), e))
+            })
+            .await?;
+        Ok(texts.into_iter().next().map(Arc::from))
     }
 
     async fn list(&self) -> Result<Vec<ModelSummary>, StoreError> {

@@ -228,6 +228,7 @@ mod tests {
             n_rows: 0,
             method: String::new(),
             assumptions: vec![],
+            mechanisms: None,
             variables: names
                 .iter()
                 .map(|n| {

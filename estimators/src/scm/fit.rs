@@ -251,6 +251,7 @@ impl StructuralModel {
             n_rows: n,
             population,
             population_rows: kept_rows,
+            synthetic: false,
             options: options.clone(),
         };
         assign_roles(&mut model, &options.levers, &options.kpis)?;

@@ -58,6 +58,11 @@ pub struct StructuralModel {
     pub population: Vec<Vec<f64>>,
     /// For each kept row, its row number (0-based) in the fitted data.
     pub population_rows: Vec<usize>,
+    /// Whether the population was drawn from a document's parameters rather than
+    /// kept from the data (see [`document`]): answers are then approximate and no
+    /// row of the data can be asked about.
+    #[serde(default)]
+    pub synthetic: bool,
     /// The options the model was fitted with; bootstrap refits reuse them.
     pub options: FitOptions,
 }

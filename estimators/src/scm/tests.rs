@@ -542,3 +542,112 @@ fn a_graph_with_a_hidden_common_cause_is_refused() {
         .to_string();
     assert!(message.contains("hidden common cause"), "{message}");
 }
+
+#[test]
+fn a_document_with_its_mechanisms_answers_exactly_and_without_them_approximately() {
+    let truth = linear(5_000, 14);
+    let model =
+        StructuralModel::fit(&truth.data, &truth.graph, &options(&["x"], &["y", "w"])).unwrap();
+    let notes = std::collections::BTreeMap::from([(
+        "x".to_string(),
+        document::VariableNotes {
+            label: Some("TV spend".into()),
+            aliases: vec!["電視廣告".into()],
+            unit: Some("USD".into()),
+        },
+    )]);
+    let (doc, mechanisms) = model
+        .to_document("retail", &notes, "abc", "2026-12-03T00:00:00Z")
+        .unwrap();
+    assert_eq!(
+        doc.mechanisms.as_deref(),
+        Some(document::mechanisms_reference(&mechanisms).as_str())
+    );
+    let x = doc.variables.iter().find(|v| v.name == "x").unwrap();
+    assert_eq!(
+        (x.label.as_str(), x.role),
+        ("TV spend", crate::model::Role::Lever)
+    );
+    assert!(
+        (x.parameters.get("coef:z").copied().unwrap() - 0.8).abs() < 0.05,
+        "{:?}",
+        x.parameters
+    );
+    let edge = doc
+        .edges
+        .iter()
+        .find(|e| e.source == "x" && e.target == "m")
+        .unwrap();
+    assert!(
+        edge.ci_low.unwrap() < 1.5 && 1.5 < edge.ci_high.unwrap(),
+        "{edge:?}"
+    );
+    // Through GraphML and back.
+    let text = crate::io::graphml::write_model(&doc).unwrap();
+    let read = crate::io::graphml::read_model(&text, "retail.graphml").unwrap();
+    assert_eq!(read, doc);
+
+    let ask = |m: &StructuralModel| {
+        m.what_if(
+            &[Intervention::new("x", Op::Scale, 0.9)],
+            None,
+            &WhatIfOptions {
+                bootstrap: 30,
+                ..WhatIfOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let exact = StructuralModel::from_stored(&read, Some(&mechanisms)).unwrap();
+    assert_eq!(ask(&exact), ask(&model));
+
+    let mut bare = read.clone();
+    bare.mechanisms = None;
+    let rebuilt = StructuralModel::from_stored(&bare, None).unwrap();
+    let (fitted, approximate) = (
+        effect(&ask(&model), "y").change,
+        effect(&ask(&rebuilt), "y").change,
+    );
+    assert!(
+        (approximate - fitted).abs() < 0.03 * fitted.abs(),
+        "{approximate} vs {fitted}"
+    );
+    assert!(rebuilt
+        .what_if(
+            &[Intervention::new("x", Op::Scale, 0.9)],
+            None,
+            &WhatIfOptions {
+                unit: Some(1),
+                ..WhatIfOptions::default()
+            }
+        )
+        .is_err());
+
+    // Mechanisms that do not belong to the document, or missing ones, are refused.
+    assert!(StructuralModel::from_stored(&read, Some("{}"))
+        .unwrap_err()
+        .to_string()
+        .contains("do not match"));
+    assert!(StructuralModel::from_stored(&read, None)
+        .unwrap_err()
+        .to_string()
+        .contains("missing"));
+}
+
+#[test]
+fn a_forest_document_without_its_mechanisms_cannot_be_rebuilt() {
+    let truth = mixed(1_000, 15);
+    let fit_options = FitOptions {
+        mechanism: MechanismChoice::Forest,
+        ..options(&["promo"], &["sales"])
+    };
+    let model = StructuralModel::fit(&truth.data, &truth.graph, &fit_options).unwrap();
+    let (mut doc, _) = model
+        .to_document("mixed", &Default::default(), "", "")
+        .unwrap();
+    doc.mechanisms = None;
+    let message = StructuralModel::from_stored(&doc, None)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("forest-additive"), "{message}");
+}

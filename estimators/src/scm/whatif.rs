@@ -415,6 +415,11 @@ impl StructuralModel {
         let Some(unit) = options.unit else {
             return Ok((self.population.clone(), AnswerKind::Interventional, 1));
         };
+        if self.synthetic {
+            return Err(Error::invalid_input(
+                "this model was rebuilt from its document without the data it was fitted on, so it cannot answer for one row; use a model saved with its mechanisms",
+            ));
+        }
         if unit >= self.n_rows {
             return Err(Error::invalid_input(format!(
                 "row {unit} is out of range: the model was fitted on {} rows (0 to {})",
@@ -673,6 +678,10 @@ impl StructuralModel {
             "each variable follows its fitted mechanism from its parents plus its own independent noise, and the mechanisms stay the same when a lever is changed".to_string(),
         ];
         match kind {
+            AnswerKind::Interventional if self.synthetic => out.push(format!(
+                "the answer averages over {} units drawn from the document's parameters (the fitted data was not stored with it), so it is approximate",
+                self.population_rows.len()
+            )),
             AnswerKind::Interventional => out.push(format!(
                 "the answer averages over {} units of the data (of {} fitted), each with its own noise recovered from its values",
                 self.population_rows.len(),
@@ -725,7 +734,7 @@ fn compare(value: f64, comparison: Comparison, target: f64) -> bool {
 /// One uniform draw in `[0, 1)` per particle for node `index`'s noise, the same
 /// for every refit so that bootstrap replicates differ only by their data.
 fn uniforms(seed: u64, index: usize, n: usize) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_c0ffee);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0fc0_ffee);
     rng.set_stream(index as u64);
     (0..n).map(|_| rng.gen::<f64>()).collect()
 }

@@ -53,11 +53,12 @@ use crate::model::{CausalEdge, ModelDocument, Role, Variable, VariableKind};
 ///     n_rows: 500,
 ///     method: "scm-linear".into(),
 ///     assumptions: vec![],
+///     mechanisms: None,
 ///     variables: vec![tv, Variable::new("sales", Role::Kpi, VariableKind::Continuous)],
 ///     edges: vec![CausalEdge { effect: Some(0.3), ..CausalEdge::new("tv_spend", "sales") }],
 /// };
 /// let text = write_model(&doc)?;
-/// assert!(text.contains(r#"<data key="d9">["TV ads","電視廣告"]</data>"#));
+/// assert!(text.contains(r#"<data key="d10">["TV ads","電視廣告"]</data>"#));
 /// assert_eq!(read_model(&text, "retail.graphml")?, doc);
 /// # Ok::<(), causeway_estimators::Error>(())
 /// ```
@@ -149,6 +150,7 @@ pub fn read_model(text: &str, file: &str) -> Result<ModelDocument> {
         n_rows: graph.whole("n_rows", u64::MAX)?.unwrap_or(0),
         method: graph.text("method").unwrap_or_default(),
         assumptions: graph.strings("assumptions")?,
+        mechanisms: graph.text("mechanisms"),
         variables: Vec::with_capacity(document.nodes.len()),
         edges: Vec::with_capacity(document.edges.len()),
     };
@@ -238,6 +240,7 @@ fn graph_value<'a>(doc: &'a ModelDocument, name: &str) -> Option<Value<'a>> {
         "n_rows" => Some(Value::Whole(doc.n_rows)),
         "method" => non_empty(&doc.method),
         "assumptions" => (!doc.assumptions.is_empty()).then_some(Value::Strings(&doc.assumptions)),
+        "mechanisms" => doc.mechanisms.as_deref().map(Value::Text),
         _ => None,
     }
 }
@@ -543,6 +546,7 @@ mod tests {
             n_rows: 500,
             method: "scm-linear".into(),
             assumptions: vec!["no unobserved confounding".into()],
+            mechanisms: None,
             variables: vec![tv, sales],
             edges: vec![CausalEdge {
                 effect: Some(0.3),
@@ -567,25 +571,25 @@ mod tests {
     <data key="d6">scm-linear</data>
     <data key="d7">["no unobserved confounding"]</data>
     <node id="tv_spend">
-      <data key="d8">TV "ads" &amp; &lt;spend&gt;</data>
-      <data key="d9">["TV ads","電視廣告"]</data>
-      <data key="d10">lever</data>
-      <data key="d11">continuous</data>
-      <data key="d12">USD</data>
-      <data key="d13">5000.0</data>
-      <data key="d15">-0.0</data>
-      <data key="d16">1e300</data>
+      <data key="d9">TV "ads" &amp; &lt;spend&gt;</data>
+      <data key="d10">["TV ads","電視廣告"]</data>
+      <data key="d11">lever</data>
+      <data key="d12">continuous</data>
+      <data key="d13">USD</data>
+      <data key="d14">5000.0</data>
+      <data key="d16">-0.0</data>
+      <data key="d17">1e300</data>
     </node>
     <node id="sales">
-      <data key="d8">sales</data>
-      <data key="d10">kpi</data>
-      <data key="d11">continuous</data>
-      <data key="d17">linear-gaussian</data>
-      <data key="d18">{"intercept":1.5,"tv_spend":0.3}</data>
+      <data key="d9">sales</data>
+      <data key="d11">kpi</data>
+      <data key="d12">continuous</data>
+      <data key="d18">linear-gaussian</data>
+      <data key="d19">{"intercept":1.5,"tv_spend":0.3}</data>
     </node>
     <edge source="tv_spend" target="sales">
-      <data key="d19">0.3</data>
-      <data key="d22">1e-7</data>
+      <data key="d20">0.3</data>
+      <data key="d23">1e-7</data>
     </edge>
   </graph>
 </graphml>
@@ -688,6 +692,7 @@ mod tests {
     fn every_key_is_written_by_a_full_document() {
         let mut doc = small_model();
         doc.dataset_sha256 = "abc".into();
+        doc.mechanisms = Some("sha256:0123".into());
         let v = &mut doc.variables[0];
         v.std = Some(1.0);
         v.mechanism = Some("empirical".into());
@@ -870,7 +875,7 @@ mod tests {
         assert!(
             text.contains("<node id=\" a&amp;b &lt;c&gt; &quot;d&quot; 'e'&#9;&#13;&#10;電視 \">")
         );
-        assert!(text.contains("<data key=\"d12\"></data>"));
+        assert!(text.contains("<data key=\"d13\"></data>"));
         assert_eq!(read_model(&text, "m.graphml").unwrap(), doc);
     }
 
@@ -973,6 +978,7 @@ mod tests {
                     n_rows,
                     method,
                     assumptions,
+                    mechanisms: None,
                     variables,
                     edges,
                 }
