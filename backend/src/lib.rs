@@ -2,6 +2,8 @@
 //! chat build on it.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod store;
 pub mod web;

@@ -5,12 +5,15 @@
 //! or something else failed (exit code 1, with its cause chain).
 
 mod estimate;
+mod fit;
 mod models;
 mod serve;
+mod whatif;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, Overrides, Settings};
@@ -34,6 +37,10 @@ struct Cli {
 enum Command {
     /// Estimate the causal effect of a treatment on an outcome from a CSV and a DAG.
     Estimate(Box<estimate::EstimateArgs>),
+    /// Fit a structural causal model on a CSV and a DAG and save it as a model.
+    Fit(Box<fit::FitArgs>),
+    /// Ask a fitted model what happens under interventions (population or one unit).
+    Whatif(Box<whatif::WhatIfArgs>),
     /// Run the web server (health checks and the JSON API) on the configured store.
     Serve(serve::ServeArgs),
     /// List the stored models and their versions.
@@ -88,6 +95,16 @@ impl CommandError {
     }
 }
 
+/// The async runtime for commands that talk to the store.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(CommandError::Internal)
+}
+
 /// Parses the arguments, runs the command, prints any error and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -113,6 +130,12 @@ pub fn main() -> ExitCode {
         Command::Export(args) => settings()
             .map_err(CommandError::from)
             .and_then(|s| models::export(args, &s)),
+        Command::Fit(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| fit::run(args, &s)),
+        Command::Whatif(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| whatif::run(args, &s)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use causeway_estimators::io::graphml::{read_model, write_model};
 use causeway_estimators::Error;
 use clap::Args;
 
-use super::{CommandError, Format};
+use super::{runtime, CommandError, Format};
 use crate::config::Settings;
 use crate::store::{self, validate_name, ModelRef};
 
@@ -44,15 +44,6 @@ pub struct ExportArgs {
     /// Write the GraphML here instead of to standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .map_err(CommandError::Internal)
 }
 
 pub fn list(args: &ModelsArgs, settings: &Settings) -> Result<(), CommandError> {
