@@ -110,6 +110,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The data, its graph, and each variable's parents.
+type Synthetic = (Dataset, CausalGraph, Vec<Vec<usize>>);
+
 fn name(i: usize) -> String {
     format!("v{i:02}")
 }
@@ -118,17 +121,14 @@ fn name(i: usize) -> String {
 /// probability that gives the expected degree), linear-Gaussian data on it, the
 /// graph, and each variable's parents. Coefficients are ±[0.3, 1] divided by
 /// √(number of parents), so variances stay of the same order down the graph.
-fn synthetic(
-    rows: usize,
-    seed: u64,
-) -> Result<(Dataset, CausalGraph, Vec<Vec<usize>>), Box<dyn std::error::Error>> {
+fn synthetic(rows: usize, seed: u64) -> Result<Synthetic, Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let p = EXPECTED_DEGREE / (VARIABLES - 1) as f64;
     let mut parents = vec![Vec::new(); VARIABLES];
-    for child in 1..VARIABLES {
+    for (child, own) in parents.iter_mut().enumerate().skip(1) {
         for parent in 0..child {
             if rng.gen::<f64>() < p {
-                parents[child].push(parent);
+                own.push(parent);
             }
         }
     }
@@ -154,7 +154,7 @@ fn synthetic(
                 .collect()
         })
         .collect();
-    let mut columns: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); VARIABLES];
+    let mut columns: Vec<Vec<f64>> = (0..VARIABLES).map(|_| Vec::with_capacity(rows)).collect();
     for _ in 0..rows {
         for child in 0..VARIABLES {
             let noise: f64 = rng.sample(StandardNormal);

@@ -667,7 +667,7 @@ fn shapley(
     let marginals: Vec<Vec<f64>> = (0..options.permutations)
         .into_par_iter()
         .map(|permutation| {
-            let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x5a4b_1e7);
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x05a4_b1e7);
             rng.set_stream(permutation as u64);
             let mut order: Vec<usize> = (0..players).collect();
             order.shuffle(&mut rng);
