@@ -18,6 +18,8 @@
 //! refitted, and steps 1–3 repeated — in parallel and seeded, so an answer is the
 //! same on every run and every machine.
 
+use std::borrow::Cow;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -79,6 +81,10 @@ struct Resolved {
     text: String,
 }
 
+/// The particles' observed values (one column per variable), the kind of answer,
+/// and the noise draws per unit.
+type Particles<'a> = (Cow<'a, [Vec<f64>]>, AnswerKind, usize);
+
 /// One number reported per affected target: its mean, or for a categorical target
 /// the share of one level.
 #[derive(Clone, Debug)]
@@ -136,7 +142,7 @@ impl StructuralModel {
                 NodeMechanism::Empirical => None,
             })
             .collect();
-        let new = self.evaluate(&plan, &mechanisms, &observed_refs, n, options.seed)?;
+        let new = self.evaluate(&plan, &mechanisms, &observed_refs, None, n, options.seed)?;
 
         let (changes, failures) = self.bootstrap(&plan, &observed_refs, kind, options);
         let mut warnings = plan.notes.clone();
@@ -407,13 +413,14 @@ impl StructuralModel {
 
     /// The particles' observed values, the kind of answer, and the noise draws per
     /// unit.
-    fn particles(
-        &self,
-        plan: &Plan,
-        options: &WhatIfOptions,
-    ) -> Result<(Vec<Vec<f64>>, AnswerKind, usize)> {
+    fn particles(&self, plan: &Plan, options: &WhatIfOptions) -> Result<Particles<'_>> {
         let Some(unit) = options.unit else {
-            return Ok((self.population.clone(), AnswerKind::Interventional, 1));
+            // Borrowed: a copy of the population would cost more than the answer.
+            return Ok((
+                Cow::Borrowed(self.population.as_slice()),
+                AnswerKind::Interventional,
+                1,
+            ));
         };
         if self.synthetic {
             return Err(Error::invalid_input(
@@ -447,16 +454,19 @@ impl StructuralModel {
             .iter()
             .map(|column| vec![column[position]; draws])
             .collect();
-        Ok((observed, AnswerKind::Counterfactual, draws))
+        Ok((Cow::Owned(observed), AnswerKind::Counterfactual, draws))
     }
 
     /// Abduction, action and prediction for every particle; returns the new values
-    /// of the recomputed variables (none for the others).
+    /// of the recomputed variables (none for the others). `observed_designs`, when
+    /// given, are the design matrices of `plan.regenerated` on `observed`, built
+    /// once for every bootstrap replicate instead of once per replicate.
     fn evaluate(
         &self,
         plan: &Plan,
         mechanisms: &[Option<&Mechanism>],
         observed: &[&[f64]],
+        observed_designs: Option<&[ndarray::Array2<f64>]>,
         n: usize,
         seed: u64,
     ) -> Result<Vec<Option<Vec<f64>>>> {
@@ -466,8 +476,23 @@ impl StructuralModel {
             let parent_changed = node.parents.iter().any(|&p| new[p].is_some());
             let mut values = match (&node.mechanism, mechanisms[index]) {
                 (NodeMechanism::Fitted { design, .. }, Some(mechanism)) if parent_changed => {
-                    let x_observed = design.matrix(observed, n);
-                    let uniforms = uniforms(seed, index, n);
+                    let built;
+                    let x_observed = match observed_designs.and_then(|designs| {
+                        let position = plan.regenerated.iter().position(|&r| r == index)?;
+                        designs.get(position)
+                    }) {
+                        Some(x) => x,
+                        None => {
+                            built = design.matrix(observed, n);
+                            &built
+                        }
+                    };
+                    // Only a classifier's abduction reads them; additive noise is exact.
+                    let uniforms = if mechanism.kind() == MechanismKind::Logistic {
+                        uniforms(seed, index, n)
+                    } else {
+                        Vec::new()
+                    };
                     let noise = mechanism.abduct(x_observed.view(), observed[index], &uniforms)?;
                     let current: Vec<&[f64]> = (0..self.nodes.len())
                         .map(|i| new[i].as_deref().unwrap_or(observed[i]))
@@ -555,7 +580,18 @@ impl StructuralModel {
                         (None, NodeMechanism::Empirical) => None,
                     })
                     .collect();
-                let new = self.evaluate(plan, &mechanisms, observed, n, options.seed)?;
+                // For a population answer the particles are the kept rows, whose
+                // designs were built above.
+                let observed_designs =
+                    (kind == AnswerKind::Interventional).then_some(designs.as_slice());
+                let new = self.evaluate(
+                    plan,
+                    &mechanisms,
+                    observed,
+                    observed_designs,
+                    n,
+                    options.seed,
+                )?;
                 let weights = (kind == AnswerKind::Interventional).then_some(counts.as_slice());
                 Ok(plan
                     .metrics
