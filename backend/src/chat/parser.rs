@@ -208,6 +208,14 @@ impl<'m> Parser<'m> {
         }
         let last = conversation.last.as_ref();
         let clauses = pieces.clauses();
+        // Nothing of a question ("why?", "ok") does not repeat the last answer.
+        if pieces.mentions.is_empty()
+            && pieces.verbs.is_empty()
+            && pieces.amounts.is_empty()
+            && !pieces.cues.iter().any(|c| c.2 != CueKind::If)
+        {
+            return Err(self.clarify(self.ask_for_a_lever(lang), self.levers()));
+        }
         let mut claimed = vec![false; pieces.mentions.len()];
         let mut amount_used = vec![false; pieces.amounts.len()];
         // Levers named in this question, and actions whose lever is "the last one".
@@ -300,16 +308,67 @@ impl<'m> Parser<'m> {
                 if let Some(i) = amount_index {
                     amount_used[i] = true;
                 }
-                let amount = amount_index.map(|i| pieces.amounts[i].clone());
+                let mut amount = amount_index.map(|i| pieces.amounts[i].clone());
+                // "from 10 to 12": the second amount is the value set.
+                let mut from_to = false;
+                if let Some(first) = amount_index {
+                    let before = text[..pieces.amounts[first].start].trim_end();
+                    let next = first + 1;
+                    if before.ends_with("from") || before.ends_with('從') || before.ends_with('由')
+                    {
+                        if let Some(second) = pieces.amounts.get(next).filter(|a| {
+                            !amount_used[next]
+                                && a.start < upper
+                                && says_to(&text[pieces.amounts[first].end..a.start])
+                        }) {
+                            amount = Some(second.clone());
+                            amount_used[next] = true;
+                            from_to = true;
+                        }
+                    }
+                }
                 let lever_end = group
                     .iter()
                     .map(|&i| pieces.mentions[i].end)
                     .max()
                     .unwrap_or(verb.end)
                     .max(verb.end);
-                let to_set = amount
-                    .as_ref()
-                    .is_some_and(|a| a.start >= lever_end && says_to(&text[lever_end..a.start]));
+                let to_set = from_to
+                    || amount.as_ref().is_some_and(|a| {
+                        a.start >= lever_end && says_to(&text[lever_end..a.start])
+                    });
+                // Words joined to the named levers by "and" / 和 that are no term of
+                // the model ("cut TV and radio by 10%") are asked about, not dropped.
+                if let (Some(&first), Some(&last_mention)) = (group.first(), group.last()) {
+                    let forward = pieces.mentions[first].start >= verb.end;
+                    let rest = if forward {
+                        let end = amount
+                            .as_ref()
+                            .filter(|a| a.start >= pieces.mentions[last_mention].end)
+                            .map_or(upper, |a| a.start);
+                        text.get(pieces.mentions[last_mention].end..end)
+                    } else {
+                        text.get(lower..pieces.mentions[first].start)
+                    };
+                    if let Some(phrase) = rest.and_then(joined_phrase) {
+                        match self.vocabulary.resolve(&phrase) {
+                            Ok(found) => {
+                                if let Some(entry) = self.vocabulary.get(&found.name) {
+                                    levers.push(self.intervention(
+                                        entry,
+                                        verb.action,
+                                        amount.as_ref(),
+                                        to_set,
+                                        text,
+                                        lever_end,
+                                        lang,
+                                    )?);
+                                }
+                            }
+                            Err(matches) => return Err(self.unknown(&phrase, &matches, true, lang)),
+                        }
+                    }
+                }
                 if group.is_empty() {
                     // No term of the model: either "the same lever as before" (a
                     // follow-up, or a pronoun), or a name the model does not have.
@@ -353,17 +412,30 @@ impl<'m> Parser<'m> {
             // A target named by a phrase the model does not have ("what happens to
             // profit?") is asked about, not dropped.
             if clause.kind == ClauseKind::Target {
-                let has_mention = pieces.mentions.iter().any(|m| in_clause(m.start));
-                if !has_mention && verbs.is_empty() && !has_amount {
-                    let phrase = strip_fillers(&text[clause.start..clause.end]);
-                    if !phrase.is_empty() {
-                        match self.vocabulary.resolve(&phrase) {
-                            Ok(found) => targets.push(found.name),
-                            Err(matches) => {
-                                return Err(self.unknown(&phrase, &matches, false, lang))
-                            }
-                        }
+                for phrase in leftover_phrases(&pieces, clause) {
+                    match self.vocabulary.resolve(&phrase) {
+                        Ok(found) => targets.push(found.name),
+                        Err(matches) => return Err(self.unknown(&phrase, &matches, false, lang)),
                     }
+                }
+            }
+            // Conditions ("in the north region") are not read yet: say so rather
+            // than take the region for a target.
+            if clause.kind == ClauseKind::Normal {
+                if let Some(mention) = pieces.mentions.iter().enumerate().find(|(i, m)| {
+                    in_clause(m.start)
+                        && !claimed[*i]
+                        && self.vocabulary.entries()[m.variables[0]].kind
+                            == VariableKind::Categorical
+                }) {
+                    let entry = &self.vocabulary.entries()[mention.1.variables[0]];
+                    return Err(self.clarify(
+                        lang.say(
+                            &format!("Changes limited to some units (\"in {}…\") are not understood in questions yet; ask about all units, or send a query with `only_where` to the API.", entry.label),
+                            &format!("還不能理解只限部分單位的調整（「{}…」）；請對全部單位提問，或用 API 傳送含 `only_where` 的查詢。", entry.label),
+                        ),
+                        vec![entry.name.clone()],
+                    ));
                 }
             }
         }
@@ -955,6 +1027,8 @@ const CUES: &[(&str, CueKind)] = &[
     ("受影響", CueKind::TargetBefore),
     ("呢", CueKind::TargetBefore),
     ("if", CueKind::If),
+    ("when", CueKind::If),
+    ("after", CueKind::If),
     ("what if", CueKind::If),
     ("如果", CueKind::If),
     ("假如", CueKind::If),
@@ -1218,15 +1292,18 @@ fn find_amounts(text: &str, taken: &[(usize, usize)]) -> Vec<Amount> {
             j += 1;
         }
         let number_start = j;
-        let Some((mut value, mut next)) = read_number(&chars, j) else {
+        let english = read_english_number(text, &chars, j);
+        let Some((mut value, mut next)) = english.or_else(|| read_number(&chars, j)) else {
             i += 1;
             continue;
         };
         // Digits glued to letters (`q3`, `re78`) are names, not amounts.
         let glued_before =
             number_start > 0 && chars[number_start - 1].1.is_ascii_alphabetic() && sign.is_none();
-        let is_chinese_numeral =
-            chars[number_start].1.is_alphabetic() && !chars[number_start].1.is_ascii();
+        // A numeral in words (三, ten) is too often no amount on its own; it needs
+        // a unit (三成, ten percent).
+        let is_chinese_numeral = english.is_some()
+            || chars[number_start].1.is_alphabetic() && !chars[number_start].1.is_ascii();
         if glued_before {
             i = next.max(i + 1);
             continue;
@@ -1257,6 +1334,9 @@ fn find_amounts(text: &str, taken: &[(usize, usize)]) -> Vec<Amount> {
             ("k", 1, 1e3, false),
             ("m", 1, 1e6, false),
             ("bn", 2, 1e9, false),
+            ("cents", 5, 0.01, false),
+            ("cent", 4, 0.01, false),
+            ("¢", 1, 0.01, false),
         ] {
             let ascii = unit.is_ascii();
             let at_unit = if ascii { after } else { next };
@@ -1350,6 +1430,87 @@ fn read_number(chars: &[(usize, char)], i: usize) -> Option<(f64, usize)> {
     read_chinese_number(chars, i)
 }
 
+/// English number words before a unit: `ten`, `twenty five`, `a hundred`.
+fn read_english_number(text: &str, chars: &[(usize, char)], i: usize) -> Option<(f64, usize)> {
+    const WORDS: &[(&str, f64)] = &[
+        ("zero", 0.0),
+        ("one", 1.0),
+        ("two", 2.0),
+        ("three", 3.0),
+        ("four", 4.0),
+        ("five", 5.0),
+        ("six", 6.0),
+        ("seven", 7.0),
+        ("eight", 8.0),
+        ("nine", 9.0),
+        ("ten", 10.0),
+        ("eleven", 11.0),
+        ("twelve", 12.0),
+        ("thirteen", 13.0),
+        ("fourteen", 14.0),
+        ("fifteen", 15.0),
+        ("sixteen", 16.0),
+        ("seventeen", 17.0),
+        ("eighteen", 18.0),
+        ("nineteen", 19.0),
+        ("twenty", 20.0),
+        ("thirty", 30.0),
+        ("forty", 40.0),
+        ("fifty", 50.0),
+        ("sixty", 60.0),
+        ("seventy", 70.0),
+        ("eighty", 80.0),
+        ("ninety", 90.0),
+    ];
+    let (start, first) = *chars.get(i)?;
+    let glued = i > 0 && chars[i - 1].1.is_ascii_alphanumeric();
+    if !first.is_ascii_alphabetic() || glued {
+        return None;
+    }
+    let mut at = start;
+    let mut value: Option<f64> = None;
+    loop {
+        let rest = &text[at..];
+        let word_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let word = &rest[..word_len];
+        let number = if word == "hundred" {
+            value.map(|v| v * 100.0).or(Some(100.0))
+        } else if word == "a" && value.is_none() && rest[word_len..].starts_with(" hundred") {
+            Some(0.0)
+        } else {
+            WORDS
+                .iter()
+                .find(|(w, _)| *w == word)
+                .map(|(_, n)| value.unwrap_or(0.0) + n)
+        };
+        let Some(number) = number.filter(|_| word_len > 0) else {
+            break;
+        };
+        value = Some(number);
+        at += word_len;
+        if text[at..].starts_with(' ')
+            && text[at + 1..].starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            // Look past the space only if another number word follows.
+            let next = &text[at + 1..];
+            let next_len = next
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(next.len());
+            let next_word = &next[..next_len];
+            if next_word == "hundred" || WORDS.iter().any(|(w, _)| *w == next_word) {
+                at += 1;
+                continue;
+            }
+        }
+        break;
+    }
+    let value = value?;
+    let end = chars.partition_point(|&(o, _)| o < at);
+    Some((value, end))
+}
+
 fn read_chinese_number(chars: &[(usize, char)], i: usize) -> Option<(f64, usize)> {
     let digit = |c: char| match c {
         '零' | '〇' => Some(0.0),
@@ -1418,6 +1579,79 @@ fn label_after(text: &str, from: usize) -> Option<String> {
         .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
         .collect();
     (!label.is_empty()).then_some(label)
+}
+
+/// The connectors that join several levers or targets.
+const CONNECTORS: &[&str] = &[
+    " and ", " or ", "&", "和", "與", "跟", "以及", "及", "、", "/", "還有",
+];
+
+/// After (or before) the levers an action named, a phrase joined to them by a
+/// connector: ` and radio budgets by ` → `radio`.
+fn joined_phrase(rest: &str) -> Option<String> {
+    let padded = format!(" {rest} ");
+    let (at, connector) = CONNECTORS
+        .iter()
+        .filter_map(|c| padded.find(c).map(|at| (at, *c)))
+        .min_by_key(|(at, _)| *at)?;
+    // Forward: what follows the connector; backward (Chinese, before the levers):
+    // what precedes it.
+    let after = strip_fillers(&padded[at + connector.len()..]);
+    let before = strip_fillers(&padded[..at]);
+    let phrase = if after.is_empty() { before } else { after };
+    (!phrase.is_empty()).then_some(phrase)
+}
+
+/// The parts of a target clause, split at connectors, that hold words other than
+/// the model's terms, actions, amounts, cues and fillers: "sales and profit" →
+/// `profit`; "stor sales" → `stor sales` (a typo around an exact alias, which the
+/// fuzzy lookup then reads as a whole).
+fn leftover_phrases(pieces: &Pieces<'_>, clause: &Clause) -> Vec<String> {
+    let text = pieces.text;
+    let mut blanks: Vec<(usize, usize)> = pieces.verbs.iter().map(|v| (v.start, v.end)).collect();
+    blanks.extend(pieces.amounts.iter().map(|a| (a.start, a.end)));
+    blanks.extend(pieces.cues.iter().map(|c| (c.0, c.1)));
+    let inside =
+        |spans: &[(usize, usize)], at: usize| spans.iter().any(|&(s, e)| at >= s && at < e);
+    let terms: Vec<(usize, usize)> = pieces.mentions.iter().map(|m| (m.start, m.end)).collect();
+    // Two renderings of the clause: with the terms, and without them.
+    let (mut with_terms, mut without_terms) = (String::new(), String::new());
+    for (at, c) in text[clause.start..clause.end].char_indices() {
+        let at = clause.start + at;
+        if inside(&blanks, at) {
+            with_terms.push_str(" / ");
+            without_terms.push_str(" / ");
+        } else if inside(&terms, at) {
+            with_terms.push(c);
+            without_terms.push(if c == ' ' { ' ' } else { '\u{1}' });
+        } else {
+            with_terms.push(c);
+            without_terms.push(c);
+        }
+    }
+    let split = |text: &str| -> Vec<String> {
+        let mut parts = vec![text.to_string()];
+        for connector in CONNECTORS {
+            parts = parts
+                .iter()
+                .flat_map(|p| p.split(connector).map(str::to_string).collect::<Vec<_>>())
+                .collect();
+        }
+        parts
+    };
+    // Connectors are ASCII or CJK words that never overlap a term's placeholder,
+    // so both renderings split into the same parts.
+    let full = split(&with_terms);
+    let bare = split(&without_terms);
+    if full.len() != bare.len() {
+        return Vec::new();
+    }
+    full.iter()
+        .zip(&bare)
+        .filter(|(_, bare)| !strip_fillers(&bare.replace('\u{1}', " ")).is_empty())
+        .map(|(full, _)| strip_fillers(full))
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Joins two variables into one action's group: "and", "&", 和, 與, 跟, 及, 、.
