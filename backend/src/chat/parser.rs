@@ -27,7 +27,7 @@
 use causeway_estimators::model::{ModelDocument, Role, VariableKind};
 use causeway_estimators::scm::{Intervention, Op};
 
-use super::query::WhatIfQuery;
+use super::query::{QueryError, WhatIfQuery};
 use super::vocabulary::{normalize, whole_word, Entry, Match, Mention, Vocabulary};
 use super::{Conversation, Parsed};
 
@@ -80,10 +80,12 @@ impl<'m> Parser<'m> {
                 Ok(()) => Parsed::Query(query),
                 Err(error) => {
                     let suggestions = match &error {
-                        super::query::QueryError::UnknownVariable {
+                        QueryError::UnknownVariable {
                             suggestion: Some(s),
                             ..
                         } => vec![s.clone()],
+                        QueryError::WrongOperation { variable, .. }
+                        | QueryError::NotFinite { variable } => vec![variable.clone()],
                         _ => Vec::new(),
                     };
                     self.clarify(error.to_string(), suggestions)
