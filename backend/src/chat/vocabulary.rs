@@ -81,6 +81,9 @@ impl Vocabulary {
     pub fn from_model(model: &ModelDocument) -> Self {
         let mut entries = Vec::with_capacity(model.variables.len());
         let mut terms: Vec<(String, Vec<usize>)> = Vec::new();
+        // Term → its slot in `terms`, so a model of thousands of variables is read
+        // in linear time.
+        let mut slots: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for (index, variable) in model.variables.iter().enumerate() {
             entries.push(Entry {
                 name: variable.name.clone(),
@@ -97,10 +100,16 @@ impl Vocabulary {
                 if term.is_empty() {
                     continue;
                 }
-                match terms.iter_mut().find(|(t, _)| *t == term) {
-                    Some((_, owners)) if !owners.contains(&index) => owners.push(index),
-                    Some(_) => {}
-                    None => terms.push((term, vec![index])),
+                match slots.get(&term) {
+                    Some(&slot) => {
+                        if !terms[slot].1.contains(&index) {
+                            terms[slot].1.push(index);
+                        }
+                    }
+                    None => {
+                        slots.insert(term.clone(), terms.len());
+                        terms.push((term, vec![index]));
+                    }
                 }
             }
         }

@@ -285,3 +285,34 @@ fn odd_inputs_get_a_reply() {
         assert_total(&model, &parsed);
     }
 }
+
+/// An alias the model gives to two variables is asked about, not resolved.
+#[test]
+fn a_shared_alias_is_asked_about() {
+    let mut model = retail_model();
+    for variable in &mut model.variables {
+        if variable.name == "tv_spend" || variable.name == "search_spend" {
+            variable.aliases.push("ads".into());
+        }
+    }
+    let parser = Parser::new(&model);
+    let Parsed::Clarify { suggestions, .. } = parser.parse("cut ads by 10%", &Conversation::new())
+    else {
+        panic!("a shared alias was resolved");
+    };
+    assert_eq!(suggestions, ["tv_spend", "search_spend"]);
+}
+
+/// A model without variables gets a reply, not a panic.
+#[test]
+fn an_empty_model_gets_a_reply() {
+    let mut model = retail_model();
+    model.variables.clear();
+    let parser = Parser::new(&model);
+    for text in ["cut TV by 10%", "what happens to sales?", "and if by 20%?"] {
+        assert!(matches!(
+            parser.parse(text, &Conversation::new()),
+            Parsed::Clarify { .. }
+        ));
+    }
+}
