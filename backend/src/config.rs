@@ -1,11 +1,12 @@
 //! Settings, layered: defaults → optional `causeway.toml` → `CAUSEWAY_*` environment
 //! variables → command-line flags. Each layer only overrides what it sets.
 //!
-//! Secrets (the Neo4j password) are wrapped in [`Secret`] so that printing the
+//! Secrets (the Neo4j password, the LLM API key) are wrapped in [`Secret`] so that printing the
 //! settings, in a log or an error, never shows them. Clients are built from these
 //! settings explicitly; nothing else reads the environment.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -43,6 +44,27 @@ pub struct Neo4jSettings {
     pub password: Secret,
 }
 
+/// How to reach an OpenAI-compatible language model; when present, the chat
+/// translates questions with it (falling back to the offline parser).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LlmSettings {
+    /// Base URL of the API, up to and including `/v1` (`https://api.openai.com/v1`,
+    /// `http://127.0.0.1:11434/v1`).
+    pub base_url: String,
+    /// API key; empty for local servers that need none.
+    pub api_key: Secret,
+    /// Model name (`gpt-4o-mini`, `qwen2.5:7b`).
+    pub model: String,
+    /// How long one translation may take before the offline parser answers instead.
+    pub timeout: Duration,
+}
+
+impl LlmSettings {
+    /// The timeout when none is configured: long enough for a hosted model's
+    /// function call, short enough that a chat reply does not hang.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+}
+
 /// Every setting the `causeway` binary uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -52,6 +74,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Neo4j, when configured.
     pub neo4j: Option<Neo4jSettings>,
+    /// The language model of the chat, when configured.
+    pub llm: Option<LlmSettings>,
 }
 
 impl Default for Settings {
@@ -60,6 +84,7 @@ impl Default for Settings {
             addr: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./causeway-data"),
             neo4j: None,
+            llm: None,
         }
     }
 }
@@ -73,6 +98,10 @@ struct FileSettings {
     neo4j_uri: Option<String>,
     neo4j_user: Option<String>,
     neo4j_password: Option<Secret>,
+    llm_base_url: Option<String>,
+    llm_api_key: Option<Secret>,
+    llm_model: Option<String>,
+    llm_timeout_secs: Option<f64>,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -127,6 +156,10 @@ impl Settings {
         let mut uri = file.neo4j_uri;
         let mut user = file.neo4j_user;
         let mut password = file.neo4j_password;
+        let mut llm_base_url = file.llm_base_url;
+        let mut llm_api_key = file.llm_api_key;
+        let mut llm_model = file.llm_model;
+        let mut llm_timeout = file.llm_timeout_secs.map(|s| s.to_string());
         if let Some(addr) = file.addr {
             settings.addr = addr;
         }
@@ -143,6 +176,12 @@ impl Settings {
                 "CAUSEWAY_NEO4J_PASSWORD" if !value.is_empty() => {
                     password = Some(Secret::new(value))
                 }
+                "CAUSEWAY_LLM_BASE_URL" if !value.is_empty() => llm_base_url = Some(value),
+                "CAUSEWAY_LLM_API_KEY" if !value.is_empty() => {
+                    llm_api_key = Some(Secret::new(value))
+                }
+                "CAUSEWAY_LLM_MODEL" if !value.is_empty() => llm_model = Some(value),
+                "CAUSEWAY_LLM_TIMEOUT_SECS" if !value.is_empty() => llm_timeout = Some(value),
                 _ => {}
             }
         }
@@ -165,7 +204,44 @@ impl Settings {
             }
             None => None,
         };
+        settings.llm = match (llm_base_url, llm_model) {
+            (Some(base_url), Some(model)) => Some(LlmSettings {
+                base_url,
+                api_key: llm_api_key.unwrap_or_default(),
+                model,
+                timeout: match llm_timeout {
+                    Some(text) => parse_timeout(&text)?,
+                    None => LlmSettings::DEFAULT_TIMEOUT,
+                },
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError::Incomplete(
+                    "CAUSEWAY_LLM_BASE_URL is set but no CAUSEWAY_LLM_MODEL (llm_model in causeway.toml)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Incomplete(
+                    "CAUSEWAY_LLM_MODEL is set but no CAUSEWAY_LLM_BASE_URL (llm_base_url in causeway.toml)".into(),
+                ))
+            }
+            (None, None) if llm_api_key.is_some() => {
+                return Err(ConfigError::Incomplete(
+                    "an LLM API key is set but no CAUSEWAY_LLM_BASE_URL and CAUSEWAY_LLM_MODEL".into(),
+                ))
+            }
+            (None, None) => None,
+        };
         Ok(settings)
+    }
+}
+
+/// A timeout in seconds, decimals allowed (`2.5`); positive and at most an hour.
+fn parse_timeout(text: &str) -> Result<Duration, ConfigError> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(ConfigError::Incomplete(format!(
+            "CAUSEWAY_LLM_TIMEOUT_SECS (llm_timeout_secs) must be a number of seconds above 0 and at most 3600, not `{text}`"
+        ))),
     }
 }
 
@@ -247,6 +323,51 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn llm_settings_come_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("causeway.toml");
+        std::fs::write(
+            &file,
+            "llm_base_url = \"http://file/v1\"\nllm_model = \"file-model\"\nllm_timeout_secs = 2.5\n",
+        )
+        .unwrap();
+        let settings = Settings::load(
+            Some(&file),
+            env(&[
+                ("CAUSEWAY_LLM_MODEL", "env-model"),
+                ("CAUSEWAY_LLM_API_KEY", "sk-secret"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let llm = settings.llm.clone().unwrap();
+        assert_eq!(llm.base_url, "http://file/v1");
+        assert_eq!(llm.model, "env-model");
+        assert_eq!(llm.api_key.expose(), "sk-secret");
+        assert_eq!(llm.timeout, Duration::from_millis(2500));
+        assert!(!format!("{settings:?}").contains("sk-secret"));
+        let none = Settings::load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(none.llm, None);
+    }
+
+    #[test]
+    fn incomplete_llm_settings_are_refused() {
+        for pairs in [
+            &[("CAUSEWAY_LLM_BASE_URL", "http://x/v1")][..],
+            &[("CAUSEWAY_LLM_MODEL", "m")][..],
+            &[("CAUSEWAY_LLM_API_KEY", "k")][..],
+            &[
+                ("CAUSEWAY_LLM_BASE_URL", "http://x/v1"),
+                ("CAUSEWAY_LLM_MODEL", "m"),
+                ("CAUSEWAY_LLM_TIMEOUT_SECS", "soon"),
+            ][..],
+        ] {
+            let err = Settings::load(None, env(pairs), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("CAUSEWAY_LLM"), "{err}");
+        }
     }
 
     #[test]

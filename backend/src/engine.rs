@@ -292,8 +292,8 @@ impl WhatIfAnswer {
         if !self.effects.is_empty() {
             writeln!(
                 out,
-                "{:<24} {:>12} {:>12} {:>12} {:>9}  {}",
-                "target", "baseline", "after", "change", "change %", "95% CI"
+                "{:<24} {:>12} {:>12} {:>12} {:>9}  95% CI",
+                "target", "baseline", "after", "change", "change %"
             )?;
         }
         for effect in &self.effects {

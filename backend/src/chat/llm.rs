@@ -1,0 +1,387 @@
+//! [`LlmTranslator`]: a language model fills in the query, and nothing else.
+//!
+//! The question goes to any OpenAI-compatible chat-completions endpoint through
+//! `async-openai`, with one function the model must call, `whatif_query`, whose JSON
+//! schema enumerates this model's variable names and the three operations. The
+//! reply is then treated as untrusted input:
+//!
+//! - a variable or operation outside the enumeration (a model may ignore the
+//!   schema; servers without strict mode do not enforce it) is refused with a
+//!   clarifying reply that lists the closest real variables — never mapped to a
+//!   guess;
+//! - the query is checked with [`WhatIfQuery::validate`] like any other;
+//! - a timeout, an HTTP or API error, or a reply that is not the expected JSON makes
+//!   the offline parser answer instead, with a note saying why.
+//!
+//! The transport is rustls with the ring provider (see the workspace manifest for
+//! why not aws-lc-rs); the client is built from [`LlmSettings`] only, never from the
+//! `OPENAI_*` environment variables the crate would otherwise read.
+
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionNamedToolChoice, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, ChatCompletionTool,
+    ChatCompletionToolChoiceOption, ChatCompletionTools, CreateChatCompletionRequestArgs,
+    FunctionName, FunctionObject,
+};
+use async_openai::Client;
+use async_trait::async_trait;
+use causeway_estimators::error::closest_name;
+use causeway_estimators::model::{ModelDocument, Role};
+use causeway_estimators::scm::{Intervention, Op};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::offline::OfflineTranslator;
+use super::query::{QueryError, WhatIfQuery};
+use super::vocabulary::Vocabulary;
+use super::{Conversation, Parsed, Translation, Translator, TranslatorKind};
+use crate::config::LlmSettings;
+
+/// The one function the language model is asked to call.
+pub const FUNCTION: &str = "whatif_query";
+
+/// Why an [`LlmTranslator`] could not be built from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// A setting that cannot be used as given.
+    #[error("LLM settings: {0}")]
+    Settings(String),
+}
+
+/// Translates with a language model behind an OpenAI-compatible API.
+#[derive(Clone, Debug)]
+pub struct LlmTranslator {
+    client: Client<OpenAIConfig>,
+    model: String,
+    timeout: Duration,
+}
+
+impl LlmTranslator {
+    /// A translator for the endpoint, key, model and timeout in `settings`.
+    pub fn new(settings: &LlmSettings) -> Result<Self, LlmError> {
+        let key = settings.api_key.expose();
+        // async-openai turns the key into an HTTP header and panics on one that
+        // cannot be; refuse it here, where it is a settings mistake.
+        if key.chars().any(|c| !(' '..='~').contains(&c)) {
+            return Err(LlmError::Settings(
+                "the API key (CAUSEWAY_LLM_API_KEY) may only hold printable ASCII characters"
+                    .into(),
+            ));
+        }
+        let base_url = settings.base_url.trim_end_matches('/');
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(LlmError::Settings(format!(
+                "the base URL (CAUSEWAY_LLM_BASE_URL) must start with http:// or https://, not `{base_url}`"
+            )));
+        }
+        // reqwest is built without a default crypto provider; ring is the one the
+        // process uses. An error here only means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = OpenAIConfig::new()
+            .with_api_base(base_url)
+            .with_api_key(key)
+            .with_org_id("")
+            .with_project_id("");
+        Ok(LlmTranslator {
+            client: Client::with_config(config),
+            model: settings.model.clone(),
+            timeout: settings.timeout,
+        })
+    }
+
+    /// Asks the model; `Err` carries the reason to fall back to the offline parser.
+    async fn ask(
+        &self,
+        question: &str,
+        model: &ModelDocument,
+        conversation: &Conversation,
+    ) -> Result<Parsed, String> {
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(self.model.clone())
+            .messages(vec![
+                ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
+                    instructions(model, conversation).as_str(),
+                )),
+                ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(
+                    question,
+                )),
+            ])
+            .tools(vec![ChatCompletionTools::Function(ChatCompletionTool {
+                function: FunctionObject {
+                    name: FUNCTION.into(),
+                    description: Some(
+                        "The typed what-if query the question asks, or a clarifying question."
+                            .into(),
+                    ),
+                    parameters: Some(schema(model)),
+                    strict: Some(true),
+                },
+            })])
+            .tool_choice(ChatCompletionToolChoiceOption::Function(
+                ChatCompletionNamedToolChoice {
+                    function: FunctionName {
+                        name: FUNCTION.into(),
+                    },
+                },
+            ))
+            .temperature(0.0)
+            .build()
+            .map_err(|e| format!("the request could not be built ({e})"))?;
+        let seconds = self.timeout.as_secs_f64();
+        let response = tokio::time::timeout(self.timeout, self.client.chat().create(request))
+            .await
+            .map_err(|_| format!("the language model did not answer within {seconds} s"))?
+            .map_err(|e| {
+                tracing::warn!(error = %e, "language model call failed");
+                match e {
+                    async_openai::error::OpenAIError::JSONDeserialize(..) => {
+                        "the language model's reply was not the JSON expected".to_string()
+                    }
+                    _ => "the language model could not be reached or answered with an error"
+                        .to_string(),
+                }
+            })?;
+        let message = response
+            .choices
+            .into_iter()
+            .next()
+            .map(|choice| choice.message)
+            .ok_or("the language model's reply had no choices")?;
+        // The function call's arguments; some servers put the JSON in the content.
+        let arguments = message
+            .tool_calls
+            .into_iter()
+            .flatten()
+            .find_map(|call| match call {
+                async_openai::types::chat::ChatCompletionMessageToolCalls::Function(f) => {
+                    Some(f.function.arguments)
+                }
+                _ => None,
+            })
+            .or(message.content)
+            .ok_or("the language model did not call the query function")?;
+        let reply: Reply = serde_json::from_str(arguments.trim())
+            .map_err(|_| "the language model's reply was malformed JSON".to_string())?;
+        Ok(interpret(reply, model, conversation))
+    }
+}
+
+#[async_trait]
+impl Translator for LlmTranslator {
+    async fn translate(
+        &self,
+        question: &str,
+        model: &ModelDocument,
+        conversation: &Conversation,
+    ) -> Translation {
+        match self.ask(question, model, conversation).await {
+            Ok(parsed) => Translation {
+                parsed,
+                translator: TranslatorKind::Llm,
+                note: None,
+            },
+            Err(reason) => {
+                tracing::info!(%reason, "falling back to the offline parser");
+                Translation {
+                    note: Some(format!("{reason}; answered by the offline parser")),
+                    ..OfflineTranslator.translate_now(question, model, conversation)
+                }
+            }
+        }
+    }
+}
+
+/// The arguments of a `whatif_query` call as the model wrote them; `op` and the
+/// names are plain strings here so that an invented one can be refused by name.
+#[derive(Debug, Deserialize)]
+struct Reply {
+    interventions: Vec<ReplyIntervention>,
+    #[serde(default)]
+    targets: Option<Vec<String>>,
+    #[serde(default)]
+    clarify: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyIntervention {
+    variable: String,
+    op: String,
+    value: f64,
+}
+
+/// The reply, checked: only names of the model and the three operations pass.
+fn interpret(reply: Reply, model: &ModelDocument, conversation: &Conversation) -> Parsed {
+    let names = || model.variables.iter().map(|v| v.name.as_str());
+    let levers: Vec<String> = Vocabulary::from_model(model).names_with_role(Role::Lever);
+    if reply.interventions.is_empty() {
+        let message = reply
+            .clarify
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| "Which lever should change, and by how much?".to_string());
+        return Parsed::Clarify {
+            message,
+            suggestions: levers,
+        };
+    }
+    let mut interventions = Vec::new();
+    for item in reply.interventions {
+        if !names().any(|n| n == item.variable) {
+            return refuse_name(&item.variable, model, false);
+        }
+        let op = match item.op.as_str() {
+            "set" => Op::Set,
+            "scale" => Op::Scale,
+            "shift" => Op::Shift,
+            other => {
+                return Parsed::Clarify {
+                    message: format!(
+                        "The language model proposed the operation `{other}` on `{}`, which is not one of set, scale or shift. How should {} change?",
+                        item.variable, item.variable
+                    ),
+                    suggestions: vec![item.variable],
+                }
+            }
+        };
+        interventions.push(Intervention::new(&item.variable, op, item.value));
+    }
+    if let Some(target) = reply
+        .targets
+        .iter()
+        .flatten()
+        .find(|t| !names().any(|n| n == t.as_str()))
+    {
+        return refuse_name(target, model, true);
+    }
+    let last = conversation.last.as_ref();
+    let query = WhatIfQuery {
+        model: last.and_then(|q| q.model.clone()),
+        interventions,
+        targets: reply.targets.filter(|t| !t.is_empty()),
+        unit: last.and_then(|q| q.unit),
+    };
+    match query.validate(model) {
+        Ok(()) => Parsed::Query(query),
+        Err(error) => {
+            let suggestions = match &error {
+                QueryError::UnknownVariable {
+                    suggestion: Some(s),
+                    ..
+                } => vec![s.clone()],
+                _ => Vec::new(),
+            };
+            Parsed::Clarify {
+                message: error.to_string(),
+                suggestions,
+            }
+        }
+    }
+}
+
+/// A name the model does not have: ask, listing the closest real ones.
+fn refuse_name(name: &str, model: &ModelDocument, target: bool) -> Parsed {
+    let vocabulary = Vocabulary::from_model(model);
+    let mut suggestions: Vec<String> = vocabulary
+        .lookup(name)
+        .into_iter()
+        .take(5)
+        .map(|m| m.name)
+        .collect();
+    if let Some(close) = closest_name(name, model.variables.iter().map(|v| v.name.as_str())) {
+        if !suggestions.iter().any(|s| s == close) {
+            suggestions.insert(0, close.to_string());
+        }
+    }
+    if suggestions.is_empty() {
+        suggestions = vocabulary.names_with_role(if target { Role::Kpi } else { Role::Lever });
+    }
+    Parsed::Clarify {
+        message: format!(
+            "This model has no variable `{name}`. Did you mean one of: {}?",
+            suggestions.join(", ")
+        ),
+        suggestions,
+    }
+}
+
+/// The JSON schema of the function's arguments: the variable names and operations
+/// enumerated, every field required (as strict mode wants), targets nullable.
+pub fn schema(model: &ModelDocument) -> Value {
+    let names: Vec<&str> = model.variables.iter().map(|v| v.name.as_str()).collect();
+    json!({
+        "type": "object",
+        "properties": {
+            "interventions": {
+                "type": "array",
+                "description": "The changes to the levers; empty when the question cannot be mapped.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "variable": {"type": "string", "enum": names},
+                        "op": {
+                            "type": "string",
+                            "enum": ["set", "scale", "shift"],
+                            "description": "scale multiplies (cut by 10% = 0.9), shift adds (cut by 500 = -500), set assigns"
+                        },
+                        "value": {"type": "number"}
+                    },
+                    "required": ["variable", "op", "value"],
+                    "additionalProperties": false
+                }
+            },
+            "targets": {
+                "type": ["array", "null"],
+                "description": "The variables asked about; null for every KPI downstream (\"which KPIs are affected?\").",
+                "items": {"type": "string", "enum": names}
+            },
+            "clarify": {
+                "type": ["string", "null"],
+                "description": "A short question back when the question names something the model lacks or is unclear; null otherwise."
+            }
+        },
+        "required": ["interventions", "targets", "clarify"],
+        "additionalProperties": false
+    })
+}
+
+/// The system message: the job, the model's variables with their labels and
+/// aliases, the rules of the operations, and the last query for follow-ups.
+fn instructions(model: &ModelDocument, conversation: &Conversation) -> String {
+    let mut text = String::from(
+        "You translate a what-if question about a causal model into one call of the function \
+         `whatif_query`. You never answer the question and never compute numbers.\n\
+         Operations: `scale` multiplies (cut by 10% = scale 0.9, raise by 5% = scale 1.05, \
+         double = scale 2); `shift` adds (raise by 500 = shift 500, cut by 500 = shift -500); \
+         `set` assigns a value (set price to 12 = set 12). `targets` lists the variables the \
+         question asks about, or null when it asks which KPIs are affected or names none.\n\
+         Use only these variable names; questions may use their labels or aliases, in any \
+         language. If the question names something not listed, return no interventions and a \
+         `clarify` question.\nVariables (name: label; aliases; role; kind; unit):\n",
+    );
+    for v in &model.variables {
+        text.push_str(&format!(
+            "- {}: {}; {}; {}; {}; {}\n",
+            v.name,
+            v.label,
+            v.aliases.join(", "),
+            v.role.name(),
+            v.kind.name(),
+            v.unit.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(last) = &conversation.last {
+        if let Ok(json) = serde_json::to_string(last) {
+            text.push_str(&format!(
+                "The previous question of this conversation was translated to {json}. A \
+                 follow-up (\"and if by 20%?\", \"what about returns?\") amends it: return the \
+                 complete amended query.\n"
+            ));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;
