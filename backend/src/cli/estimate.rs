@@ -113,7 +113,7 @@ enum NuisanceArg {
     Forest,
 }
 
-fn parse_type(text: &str) -> Result<(String, ColumnType), String> {
+pub(super) fn parse_type(text: &str) -> Result<(String, ColumnType), String> {
     let (column, kind) = text
         .split_once('=')
         .ok_or_else(|| format!("expected COLUMN=TYPE, got `{text}`"))?;

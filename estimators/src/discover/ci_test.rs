@@ -651,7 +651,8 @@ mod tests {
         assert!(test.p_value(0, 3, &[]) > 0.01);
         assert!(test.p_value(1, 2, &[0, 3]) < 1e-10);
         let (_, dof) = test.statistic(0, 3, &[1]);
-        assert_eq!(dof, 2 * (2 - 1) * (3 - 1));
+        // Two strata of z, each (2 − 1)(3 − 1).
+        assert_eq!(dof, 4);
     }
 
     #[test]

@@ -311,7 +311,7 @@ impl Prior {
                 record
                     .get(i)
                     .filter(|v| !v.is_empty())
-                    .map(|v| unquote(v))
+                    .map(unquote)
                     .ok_or_else(|| error(line, Some(name), "the value is missing".into()))
             };
             let (source, target) = (field(s, "source")?, field(t, "target")?);

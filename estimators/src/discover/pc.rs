@@ -258,9 +258,9 @@ impl Pdag {
             if v == to {
                 return true;
             }
-            for w in 0..self.n {
-                if self.directed(v, w) && !seen[w] {
-                    seen[w] = true;
+            for (w, seen) in seen.iter_mut().enumerate() {
+                if !*seen && self.directed(v, w) {
+                    *seen = true;
                     stack.push(w);
                 }
             }

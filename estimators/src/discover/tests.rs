@@ -294,8 +294,11 @@ fn discrete_data_use_the_g_test() {
     assert!(cpdag.edges.is_empty());
 }
 
+/// Variables, DAG edge bits, knowledge marks, tiers and prior marks.
+type Case = (usize, Vec<bool>, Vec<u8>, Vec<Option<u8>>, Vec<u8>);
+
 /// A random DAG (edges forward in index order), with random knowledge and priors.
-fn case() -> impl Strategy<Value = (usize, Vec<bool>, Vec<u8>, Vec<Option<u8>>, Vec<u8>)> {
+fn case() -> impl Strategy<Value = Case> {
     (2usize..8).prop_flat_map(|n| {
         let pairs = n * (n - 1) / 2;
         (
