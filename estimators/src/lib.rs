@@ -11,10 +11,15 @@
 //!    [`estimate::Estimate`] with a standard error and a 95% interval.
 //! 5. [`refute`]: checks that try to break an estimate.
 //!
+//!
+//! [`discover`] finds a causal graph from data (PC-stable with background knowledge
+//! and priors) when none is declared.
+//!
 //! [`learners`] holds the regression and classification models the estimators use
 //! for nuisance functions; [`linalg`] the small dense linear algebra they share.
 
 pub mod data;
+pub mod discover;
 pub mod error;
 pub mod estimate;
 pub mod format;

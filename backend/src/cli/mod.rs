@@ -4,6 +4,7 @@
 //! whether the user can fix the problem (exit code 2, one line on standard error)
 //! or something else failed (exit code 1, with its cause chain).
 
+mod discover;
 mod estimate;
 mod fit;
 mod models;
@@ -41,6 +42,9 @@ enum Command {
     Fit(Box<fit::FitArgs>),
     /// Ask a fitted model what happens under interventions (population or one unit).
     Whatif(Box<whatif::WhatIfArgs>),
+    /// Discover a causal graph (CPDAG) from a CSV with PC-stable, background
+    /// knowledge and priors.
+    Discover(discover::DiscoverArgs),
     /// Run the web server (health checks and the JSON API) on the configured store.
     Serve(serve::ServeArgs),
     /// List the stored models and their versions.
@@ -118,6 +122,7 @@ pub fn main() -> ExitCode {
     let settings = || Settings::load(cli.config.as_deref(), std::env::vars(), &overrides);
     let result = match &cli.command {
         Command::Estimate(args) => estimate::run(args),
+        Command::Discover(args) => discover::run(args),
         Command::Serve(_) => settings()
             .map_err(CommandError::from)
             .and_then(|s| serve::run(&s)),

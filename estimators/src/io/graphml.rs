@@ -251,6 +251,12 @@ impl GraphmlDocument {
             .enumerate()
             .map(|(i, n)| (n.id.as_str(), i))
             .collect();
+        let oriented_keys: Vec<&str> = self
+            .keys
+            .iter()
+            .filter(|k| matches!(k.domain.as_str(), "edge" | "all") && k.name == "oriented")
+            .map(|k| k.id.as_str())
+            .collect();
         for edge in &self.edges {
             let endpoint = |id: &str| {
                 index.get(id).copied().ok_or_else(|| {
@@ -265,6 +271,21 @@ impl GraphmlDocument {
                 })
             };
             let (from, to) = (endpoint(&edge.source)?, endpoint(&edge.target)?);
+            // A discovered CPDAG marks the edges whose direction the data left open;
+            // reading one as a cause would invent a direction nobody decided.
+            let unoriented = edge.data.iter().find(|d| {
+                oriented_keys.contains(&d.key.as_str()) && parse_bool(&d.value) == Some(false)
+            });
+            if let Some(data) = unoriented {
+                return Err(parse_error(
+                    file,
+                    data.line,
+                    format!(
+                        "edge {} -- {} is not oriented (`oriented` is false, as discovery writes an edge whose direction the data left open); decide its direction and set `oriented` to true",
+                        edge.source, edge.target
+                    ),
+                ));
+            }
             builder.edge(from, to);
         }
         builder.build()
@@ -302,6 +323,14 @@ fn escape(text: &str, attribute: bool) -> String {
         }
     }
     out
+}
+
+/// `text` escaped for a double-quoted XML attribute or for character data, or
+/// `None` when it holds a character that XML 1.0 cannot hold at all.
+pub fn escape_xml(text: &str) -> Option<String> {
+    first_non_xml_char(text)
+        .is_none()
+        .then(|| escape(text, true))
 }
 
 /// The first character of `text` that XML 1.0 cannot hold at all, not even as a
