@@ -76,6 +76,9 @@ pub struct Settings {
     pub neo4j: Option<Neo4jSettings>,
     /// The language model of the chat, when configured.
     pub llm: Option<LlmSettings>,
+    /// The model a question without one is asked of (`retail`, `retail@3`); none:
+    /// the only stored model, if there is exactly one.
+    pub default_model: Option<String>,
 }
 
 impl Default for Settings {
@@ -85,6 +88,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./causeway-data"),
             neo4j: None,
             llm: None,
+            default_model: None,
         }
     }
 }
@@ -102,6 +106,7 @@ struct FileSettings {
     llm_api_key: Option<Secret>,
     llm_model: Option<String>,
     llm_timeout_secs: Option<f64>,
+    default_model: Option<String>,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -166,6 +171,7 @@ impl Settings {
         if let Some(dir) = file.data_dir {
             settings.data_dir = dir;
         }
+        settings.default_model = file.default_model;
         for (key, value) in env {
             match key.as_str() {
                 "CAUSEWAY_ADDR" => settings.addr = value,
@@ -182,6 +188,9 @@ impl Settings {
                 }
                 "CAUSEWAY_LLM_MODEL" if !value.is_empty() => llm_model = Some(value),
                 "CAUSEWAY_LLM_TIMEOUT_SECS" if !value.is_empty() => llm_timeout = Some(value),
+                "CAUSEWAY_DEFAULT_MODEL" if !value.is_empty() => {
+                    settings.default_model = Some(value)
+                }
                 _ => {}
             }
         }

@@ -22,6 +22,7 @@ use causeway_estimators::scm::{
 use causeway_estimators::Error;
 use serde::{Deserialize, Serialize};
 
+use crate::chat::WhatIfQuery;
 use crate::store::{ModelRef, ModelStore, StoreError};
 
 /// Why a model could not be loaded or asked.
@@ -139,19 +140,6 @@ pub fn write_model_files(
     Ok(())
 }
 
-/// The question as the answer repeats it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AnsweredQuery {
-    /// The interventions.
-    pub interventions: Vec<Intervention>,
-    /// The targets asked about; none for every KPI downstream of the levers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub targets: Option<Vec<String>>,
-    /// The unit of a counterfactual.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<usize>,
-}
-
 /// The answer to a what-if question (`DESIGN.md`, "WhatIfQuery and WhatIfAnswer").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WhatIfAnswer {
@@ -164,7 +152,7 @@ pub struct WhatIfAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translator: Option<String>,
     /// The question as a typed query.
-    pub query: AnsweredQuery,
+    pub query: WhatIfQuery,
     /// The targets a lever reaches, with their changes.
     pub effects: Vec<TargetEffect>,
     /// Targets no directed path from a lever reaches.
@@ -178,7 +166,7 @@ pub struct WhatIfAnswer {
 /// Answers `query` with `loaded` (CPU work: call it from a blocking context).
 pub fn answer(
     loaded: &LoadedModel,
-    query: AnsweredQuery,
+    query: WhatIfQuery,
     options: &WhatIfOptions,
     translator: Option<&str>,
 ) -> Result<WhatIfAnswer, Error> {
@@ -364,7 +352,8 @@ fn describe_action(intervention: &Intervention, label: &dyn Fn(&str) -> String) 
         (_, Some(level)) => format!("setting {name} to {level}"),
         (Op::Set, None) => format!("setting {name} to {}", number(intervention.value)),
         (Op::Scale, None) => {
-            let pct = 100.0 * (intervention.value - 1.0);
+            // Rounded so that ×0.9 reads "10%", not "10.000%" (0.9 − 1 is not exact).
+            let pct = (100.0 * (intervention.value - 1.0) * 1e6).round() / 1e6;
             let verb = if pct < 0.0 { "cutting" } else { "raising" };
             format!("{verb} {name} by {}%", number(pct.abs()))
         }

@@ -6,5 +6,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod planner;
 pub mod store;
 pub mod web;

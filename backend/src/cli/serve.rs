@@ -41,9 +41,9 @@ pub fn run(settings: &Settings) -> Result<(), CommandError> {
         out.flush().context("writing")?;
         drop(out);
         tracing::info!(%address, "serving");
-        serve(listener, AppState { store })
-            .await
-            .context("serving")?;
+        let state =
+            AppState::new(store, settings).map_err(|e| CommandError::Usage(e.to_string()))?;
+        serve(listener, state).await.context("serving")?;
         Ok(())
     })
 }

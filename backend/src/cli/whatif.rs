@@ -9,8 +9,9 @@ use causeway_estimators::scm::{Intervention, WhatIfOptions};
 use clap::Args;
 
 use super::{runtime, CommandError, Format};
+use crate::chat::WhatIfQuery;
 use crate::config::Settings;
-use crate::engine::{answer, load_model_file, AnsweredQuery, EngineError, LoadedModel, ModelCache};
+use crate::engine::{answer, load_model_file, EngineError, LoadedModel, ModelCache};
 use crate::store::{self, ModelRef};
 
 /// Arguments of `causeway whatif`.
@@ -67,7 +68,8 @@ pub(super) fn load(model: &str, settings: &Settings) -> Result<Arc<LoadedModel>,
 
 pub fn run(args: &WhatIfArgs, settings: &Settings) -> Result<(), CommandError> {
     let loaded = load(&args.model, settings)?;
-    let query = AnsweredQuery {
+    let query = WhatIfQuery {
+        model: None,
         interventions: args.interventions.clone(),
         targets: (!args.targets.is_empty()).then(|| args.targets.clone()),
         unit: args.unit,

@@ -1,16 +1,22 @@
 //! The HTTP server: `app(state)` builds the router that `causeway serve` runs and
 //! that tests drive in-process.
 //!
-//! Today it serves health checks and the model list; the chat, the model browser
-//! and the rest of the JSON API build on the same state.
+//! It serves the web chat (`/`, [`chat`]), health checks, and the JSON API under
+//! `/api/v1/` ([`api`]); every answer goes through the one [`Planner`].
 
-mod api;
+pub mod api;
+pub mod chat;
 mod health;
+pub mod svg;
 
 use std::sync::Arc;
 
 use axum::Router;
+use tera::Tera;
 
+use crate::chat::translator;
+use crate::config::Settings;
+use crate::planner::Planner;
 use crate::store::ModelStore;
 
 /// What every handler can reach.
@@ -18,12 +24,79 @@ use crate::store::ModelStore;
 pub struct AppState {
     /// Where models are stored.
     pub store: Arc<dyn ModelStore>,
+    /// Question → answer, for every surface.
+    pub planner: Arc<Planner>,
+    /// The HTML templates of `templates/`.
+    pub templates: Arc<Tera>,
+    /// Chat conversations and recent answers.
+    pub sessions: Arc<chat::Sessions>,
+    /// Whether a language model reads questions (otherwise the offline parser).
+    pub llm_configured: bool,
+}
+
+/// Why the application state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The language-model settings are unusable.
+    #[error(transparent)]
+    Llm(#[from] crate::chat::llm::LlmError),
+    /// A template does not parse (a bug caught at start, not at the first page).
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+impl AppState {
+    /// The state for `store` with the translator and default model of `settings`.
+    pub fn new(store: Arc<dyn ModelStore>, settings: &Settings) -> Result<Self, StateError> {
+        let planner = Planner::new(
+            Arc::clone(&store),
+            translator(settings)?,
+            settings.default_model.clone(),
+        );
+        Ok(AppState {
+            store,
+            planner: Arc::new(planner),
+            templates: Arc::new(templates()?),
+            sessions: Arc::new(chat::Sessions::default()),
+            llm_configured: settings.llm.is_some(),
+        })
+    }
+
+    /// Which parser reads questions, for the page.
+    pub fn translator_name(&self) -> &'static str {
+        if self.llm_configured {
+            "language model (validated against the model, with the offline parser as fallback)"
+        } else {
+            "offline parser (no language model is configured)"
+        }
+    }
+}
+
+/// The templates, compiled into the binary so that it runs from any directory.
+pub fn templates() -> Result<Tera, StateError> {
+    let mut tera = Tera::default();
+    tera.add_raw_templates(vec![
+        ("base.html", include_str!("../../../templates/base.html")),
+        ("chat.html", include_str!("../../../templates/chat.html")),
+        (
+            "answer.html",
+            include_str!("../../../templates/answer.html"),
+        ),
+        (
+            "_answer.html",
+            include_str!("../../../templates/_answer.html"),
+        ),
+        ("_turn.html", include_str!("../../../templates/_turn.html")),
+    ])
+    .map_err(|e| StateError::Templates(format!("{e:?}")))?;
+    Ok(tera)
 }
 
 /// The whole application's routes.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(chat::router())
         .nest("/api/v1", api::router())
         .with_state(state)
 }

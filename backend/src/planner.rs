@@ -1,0 +1,274 @@
+//! The planner: from a question (or a typed query) to an answer, the one path every
+//! surface — web chat, JSON API, Slack — goes through.
+//!
+//! 1. **Resolve the model**: the query's (`retail`, `retail@3`), else the configured
+//!    default, else the only stored model.
+//! 2. **Translate** the question with the configured [`Translator`] (offline parser
+//!    or language model), amending the conversation's last query for follow-ups. A
+//!    question that cannot be mapped becomes a clarifying reply, never a guess.
+//! 3. **Validate** the query against the model's variables.
+//! 4. **Constrained traversal**: the store's fixed "KPIs downstream of the levers"
+//!    query, along `CAUSES` edges only, decides which KPIs can move at all.
+//! 5. **Compute** with the what-if engine ([`crate::engine::answer`]) on a blocking
+//!    thread. The engine's own reachability must agree with the store's traversal;
+//!    a disagreement is a bug and is reported as one rather than shown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use causeway_estimators::model::{ModelDocument, Role};
+use causeway_estimators::scm::WhatIfOptions;
+
+use crate::chat::{Conversation, Parsed, QueryError, Translator, TranslatorKind, WhatIfQuery};
+use crate::engine::{answer, EngineError, LoadedModel, ModelCache, WhatIfAnswer};
+use crate::store::{ModelRef, ModelStore, StoreError, MAX_DEPTH};
+
+/// Questions longer than this are refused before any parsing.
+pub const MAX_QUESTION_CHARS: usize = 2_000;
+
+/// What the planner answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// The engine's answer.
+    Answer {
+        /// The answer (the JSON of `DESIGN.md`).
+        answer: WhatIfAnswer,
+        /// Why the configured translator was not the one used, if so.
+        note: Option<String>,
+    },
+    /// A question back to the person: what could not be mapped, and the closest
+    /// variables.
+    Clarify {
+        /// The reply, in the question's language.
+        message: String,
+        /// Variable names to offer.
+        suggestions: Vec<String>,
+        /// The translator that asked back.
+        translator: TranslatorKind,
+        /// Why the configured translator was not the one used, if so.
+        note: Option<String>,
+    },
+}
+
+/// Why a question or query could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The question is empty or too long.
+    #[error("{0}")]
+    BadQuestion(String),
+    /// No model was named and there is no default to use.
+    #[error("{0}")]
+    NoModel(String),
+    /// The store refused (unknown model: a 404) or failed (a 500).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The query does not fit the model.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The engine refused the query (a unit out of range, …).
+    #[error(transparent)]
+    Engine(#[from] causeway_estimators::Error),
+    /// The engine and the store's traversal disagree: a bug, never shown as an answer.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<EngineError> for PlanError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::Store(e) => PlanError::Store(e),
+            EngineError::Input(e) => PlanError::Engine(e),
+        }
+    }
+}
+
+/// Answers questions and queries from stored models.
+pub struct Planner {
+    /// Where models are stored.
+    pub store: Arc<dyn ModelStore>,
+    /// Question → query.
+    pub translator: Arc<dyn Translator>,
+    /// Loaded models by id.
+    pub cache: ModelCache,
+    /// Bootstrap refits and seed of every answer.
+    pub options: WhatIfOptions,
+    /// The model a question without one is asked of.
+    pub default_model: Option<String>,
+}
+
+impl Planner {
+    /// A planner with the engine's default options.
+    pub fn new(
+        store: Arc<dyn ModelStore>,
+        translator: Arc<dyn Translator>,
+        default_model: Option<String>,
+    ) -> Self {
+        Planner {
+            store,
+            translator,
+            cache: ModelCache::default(),
+            options: WhatIfOptions::default(),
+            default_model,
+        }
+    }
+
+    /// The model `requested` names, or the default one.
+    pub async fn resolve(&self, requested: Option<&str>) -> Result<ModelRef, PlanError> {
+        if let Some(name) = requested.filter(|n| !n.trim().is_empty()) {
+            return Ok(ModelRef::parse(name)?);
+        }
+        if let Some(name) = &self.default_model {
+            return Ok(ModelRef::parse(name)?);
+        }
+        let models = self.store.list().await?;
+        match models.as_slice() {
+            [only] => Ok(ModelRef::parse(&only.name)?),
+            [] => Err(PlanError::NoModel(
+                "no models are stored yet; fit one with `causeway fit` or start `causeway demo`"
+                    .into(),
+            )),
+            several => Err(PlanError::NoModel(format!(
+                "which model? name one of: {}",
+                several
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// The model `requested` names (or the default), loaded.
+    pub async fn model(&self, requested: Option<&str>) -> Result<Arc<LoadedModel>, PlanError> {
+        let reference = self.resolve(requested).await?;
+        Ok(self.cache.load(self.store.as_ref(), &reference).await?)
+    }
+
+    /// Answers a question in plain words about `model` (or the default), as part of
+    /// `conversation`, which it updates for follow-ups.
+    pub async fn ask(
+        &self,
+        model: Option<&str>,
+        question: &str,
+        conversation: &mut Conversation,
+    ) -> Result<Reply, PlanError> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Err(PlanError::BadQuestion(
+                "the question is empty; ask e.g. \"If we cut TV ads by 10%, what happens to store sales?\"".into(),
+            ));
+        }
+        let length = question.chars().count();
+        if length > MAX_QUESTION_CHARS {
+            return Err(PlanError::BadQuestion(format!(
+                "the question is {length} characters long; ask in at most {MAX_QUESTION_CHARS}"
+            )));
+        }
+        let loaded = self.model(model).await?;
+        let translation = self
+            .translator
+            .translate(question, &loaded.document, conversation)
+            .await;
+        match translation.parsed {
+            Parsed::Clarify {
+                message,
+                suggestions,
+            } => Ok(Reply::Clarify {
+                message,
+                suggestions,
+                translator: translation.translator,
+                note: translation.note,
+            }),
+            Parsed::Query(mut query) => {
+                query.model = Some(loaded.document.model_id.clone());
+                let answer = self
+                    .answer_with(&loaded, query.clone(), Some(translation.translator))
+                    .await?;
+                conversation.record(&Parsed::Query(query));
+                Ok(Reply::Answer {
+                    answer,
+                    note: translation.note,
+                })
+            }
+        }
+    }
+
+    /// Answers a typed query (the JSON API's other form).
+    pub async fn answer(&self, query: WhatIfQuery) -> Result<WhatIfAnswer, PlanError> {
+        let loaded = self.model(query.model.as_deref()).await?;
+        self.answer_with(&loaded, query, None).await
+    }
+
+    async fn answer_with(
+        &self,
+        loaded: &Arc<LoadedModel>,
+        mut query: WhatIfQuery,
+        translator: Option<TranslatorKind>,
+    ) -> Result<WhatIfAnswer, PlanError> {
+        let document = &loaded.document;
+        query.validate(document)?;
+        query.model = Some(document.model_id.clone());
+        let reference = ModelRef::parse(&document.model_id)?;
+        let levers: Vec<String> = query
+            .interventions
+            .iter()
+            .map(|i| i.variable.clone())
+            .collect();
+        let reachable: BTreeSet<String> = self
+            .store
+            .downstream_kpis(&reference, &levers, MAX_DEPTH)
+            .await?
+            .into_iter()
+            .collect();
+        let kpis = kpis_of(document);
+        let engine_query = WhatIfQuery {
+            targets: query
+                .targets
+                .clone()
+                .or_else(|| (!kpis.is_empty()).then(|| kpis.clone())),
+            ..query.clone()
+        };
+        let loaded = Arc::clone(loaded);
+        let options = self.options.clone();
+        let translator = translator.map(|t| t.name().to_string());
+        let mut result = tokio::task::spawn_blocking(move || {
+            answer(&loaded, engine_query, &options, translator.as_deref())
+        })
+        .await
+        .map_err(|e| PlanError::Internal(format!("the engine task failed: {e}")))??;
+        for kpi in &kpis {
+            let engine_moves = result
+                .effects
+                .iter()
+                .any(|e| e.target == *kpi || e.target.starts_with(&format!("{kpi}=")));
+            let asked = result.unaffected.contains(kpi) || engine_moves;
+            if asked && engine_moves != (reachable.contains(kpi) || levers.contains(kpi)) {
+                return Err(PlanError::Internal(format!(
+                    "the engine and the store's traversal disagree on whether `{kpi}` is downstream of {}",
+                    levers.join(", ")
+                )));
+            }
+        }
+        result.query = query;
+        Ok(result)
+    }
+}
+
+/// The model's KPIs, in model order.
+pub fn kpis_of(document: &ModelDocument) -> Vec<String> {
+    document
+        .variables
+        .iter()
+        .filter(|v| v.role == Role::Kpi)
+        .map(|v| v.name.clone())
+        .collect()
+}
+
+/// Each variable's label for people (its name when it has none).
+pub fn labels_of(document: &ModelDocument) -> BTreeMap<String, String> {
+    document
+        .variables
+        .iter()
+        .map(|v| (v.name.clone(), v.label.clone()))
+        .collect()
+}

@@ -1,0 +1,583 @@
+//! The web chat: `GET /` with a model picker and suggested questions, `POST /chat`
+//! (a plain form post that works without JavaScript), `POST /chat/turn` (the same
+//! turn as an HTML fragment, which the page's small script appends in place), and
+//! `GET /answers/{id}` (one answer on a page of its own, which Slack links to).
+//!
+//! Conversations live in memory by an unguessable id kept in the page's form, so a
+//! follow-up ("and if by 20%?") amends the last query of its own conversation.
+//! Every number on the page comes from the planner, i.e. the what-if engine.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use causeway_estimators::format::number;
+use causeway_estimators::model::{ModelDocument, Role};
+use causeway_estimators::scm::AnswerKind;
+use serde::{Deserialize, Serialize};
+
+use super::svg::paths_picture;
+use super::AppState;
+use crate::chat::Conversation;
+use crate::engine::WhatIfAnswer;
+use crate::planner::{labels_of, PlanError, Reply};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page))
+        .route("/chat", post(ask_form))
+        .route("/chat/turn", post(ask_fragment))
+        .route("/answers/{id}", get(answer_page))
+}
+
+/// Conversations and recent answers, in memory.
+#[derive(Default)]
+pub struct Sessions {
+    conversations: Mutex<HashMap<String, Session>>,
+    answers: Mutex<VecDeque<(String, StoredAnswer)>>,
+}
+
+/// Conversations kept at most; beyond it the oldest are dropped.
+const MAX_CONVERSATIONS: usize = 10_000;
+/// Answers kept for their permalinks.
+const MAX_ANSWERS: usize = 2_000;
+/// Turns kept per conversation.
+const MAX_TURNS: usize = 50;
+
+#[derive(Clone, Default)]
+struct Session {
+    model: Option<String>,
+    conversation: Conversation,
+    turns: Vec<String>,
+    created: u64,
+}
+
+/// An answer kept for its permalink.
+#[derive(Clone)]
+pub struct StoredAnswer {
+    /// The question it answered, if it came from one.
+    pub question: Option<String>,
+    /// What the answer page shows.
+    pub view: AnswerView,
+}
+
+impl Sessions {
+    fn lock_conversations(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        // Every update is a single insert or replace, so a poisoned lock holds
+        // consistent data.
+        self.conversations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_answers(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, StoredAnswer)>> {
+        self.answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn session(&self, id: &str) -> Option<Session> {
+        self.lock_conversations().get(id).cloned()
+    }
+
+    fn save(&self, id: &str, session: Session) {
+        let mut conversations = self.lock_conversations();
+        if conversations.len() >= MAX_CONVERSATIONS && !conversations.contains_key(id) {
+            if let Some(oldest) = conversations
+                .iter()
+                .min_by_key(|(_, s)| s.created)
+                .map(|(k, _)| k.clone())
+            {
+                conversations.remove(&oldest);
+            }
+        }
+        conversations.insert(id.to_string(), session);
+    }
+
+    /// Keeps an answer for its permalink and returns its id.
+    pub fn keep_answer(&self, answer: StoredAnswer) -> String {
+        let id = new_id();
+        let mut answers = self.lock_answers();
+        if answers.len() >= MAX_ANSWERS {
+            answers.pop_front();
+        }
+        answers.push_back((id.clone(), answer));
+        id
+    }
+
+    /// A kept answer.
+    pub fn answer(&self, id: &str) -> Option<StoredAnswer> {
+        self.lock_answers()
+            .iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, a)| a.clone())
+    }
+}
+
+/// An unguessable id (128 random bits, hex).
+fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// One KPI row of an answer as the page shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RowView {
+    name: String,
+    label: String,
+    baseline: String,
+    after: String,
+    change: String,
+    change_pct: String,
+    interval: String,
+    direction: &'static str,
+    paths: Vec<PathView>,
+}
+
+/// One causal path with its share.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathView {
+    text: String,
+    share: String,
+}
+
+/// An answer as the templates show it: numbers formatted, names as labels.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnswerView {
+    /// Permalink id.
+    pub id: String,
+    /// One sentence.
+    pub headline: String,
+    /// `interventional` or `counterfactual`.
+    pub kind: &'static str,
+    /// What the kind means, in plain words.
+    pub kind_sentence: String,
+    /// `name@version`.
+    pub model_id: String,
+    /// Where the model can be read.
+    pub model_link: String,
+    /// Which parser read the question.
+    pub translator: String,
+    /// Why the configured translator was not the one used, if so.
+    pub note: Option<String>,
+    rows: Vec<RowView>,
+    path_method: String,
+    svg: String,
+    unaffected: Vec<String>,
+    warnings: Vec<String>,
+    assumptions: Vec<String>,
+}
+
+/// The page view of an answer.
+pub fn answer_view(
+    answer: &WhatIfAnswer,
+    document: &ModelDocument,
+    note: Option<String>,
+) -> AnswerView {
+    let labels = labels_of(document);
+    let label = |name: &str| -> String {
+        match name.split_once('=') {
+            Some((variable, level)) if !labels.contains_key(name) => format!(
+                "{} = {level}",
+                labels
+                    .get(variable)
+                    .cloned()
+                    .unwrap_or_else(|| variable.to_string())
+            ),
+            _ => labels
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.to_string()),
+        }
+    };
+    let rows = answer
+        .effects
+        .iter()
+        .map(|e| RowView {
+            name: e.target.clone(),
+            label: label(&e.target),
+            baseline: number(e.baseline),
+            after: number(e.intervened),
+            change: signed(e.change),
+            change_pct: e.change_pct.map_or_else(
+                || "—".to_string(),
+                |p| format!("{}{:.1}%", sign(p), p.abs()),
+            ),
+            interval: match (e.ci_low, e.ci_high) {
+                (Some(low), Some(high)) => format!("{} to {}", signed(low), signed(high)),
+                _ => "—".to_string(),
+            },
+            direction: if e.change > 0.0 {
+                "up"
+            } else if e.change < 0.0 {
+                "down"
+            } else {
+                "flat"
+            },
+            paths: e
+                .paths
+                .iter()
+                .map(|p| PathView {
+                    text: p
+                        .nodes
+                        .iter()
+                        .map(|n| label(n))
+                        .collect::<Vec<_>>()
+                        .join(" → "),
+                    share: p.share.map_or_else(
+                        || "share not computed".into(),
+                        |s| format!("{:.0}% of the change", 100.0 * s),
+                    ),
+                })
+                .collect(),
+        })
+        .collect();
+    let kind_sentence = match answer.kind {
+        AnswerKind::Interventional => {
+            "Interventional: the average over the whole population if the change were made for everyone it applies to.".to_string()
+        }
+        AnswerKind::Counterfactual => format!(
+            "Counterfactual: what this one unit (row {}) would have shown, given what it actually showed.",
+            answer.query.unit.unwrap_or_default()
+        ),
+    };
+    let mut methods: Vec<String> = answer
+        .effects
+        .iter()
+        .map(|e| e.path_method.clone())
+        .collect();
+    methods.dedup();
+    AnswerView {
+        id: String::new(),
+        headline: answer.headline(&|n: &str| label(n)),
+        kind: answer.kind.name(),
+        kind_sentence,
+        model_id: answer.model.clone(),
+        model_link: format!("/api/v1/models/{}", answer.model),
+        translator: answer.translator.clone().unwrap_or_else(|| "query".into()),
+        note,
+        rows,
+        path_method: if methods.is_empty() {
+            String::new()
+        } else {
+            format!("Path shares: {}.", methods.join("; "))
+        },
+        svg: paths_picture(answer, document),
+        unaffected: answer.unaffected.iter().map(|n| label(n)).collect(),
+        warnings: answer.warnings.clone(),
+        assumptions: answer.assumptions.clone(),
+    }
+}
+
+fn sign(value: f64) -> &'static str {
+    if value < 0.0 {
+        "−"
+    } else if value > 0.0 {
+        "+"
+    } else {
+        ""
+    }
+}
+
+fn signed(value: f64) -> String {
+    format!("{}{}", sign(value), number(value.abs()))
+}
+
+/// Suggested questions for a model, in English and Chinese, from its levers, KPIs,
+/// labels and aliases.
+fn suggestions(document: &ModelDocument) -> Vec<String> {
+    let levers: Vec<_> = document
+        .variables
+        .iter()
+        .filter(|v| v.role == Role::Lever)
+        .collect();
+    let kpis: Vec<_> = document
+        .variables
+        .iter()
+        .filter(|v| v.role == Role::Kpi)
+        .collect();
+    let mut out = Vec::new();
+    let chinese = |aliases: &[String]| {
+        aliases
+            .iter()
+            .find(|a| a.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
+            .cloned()
+    };
+    if let (Some(lever), Some(kpi)) = (levers.first(), kpis.first()) {
+        out.push(format!(
+            "If we cut {} by 10%, what happens to {}?",
+            lever.label, kpi.label
+        ));
+        if let (Some(lever_zh), Some(kpi_zh)) = (chinese(&lever.aliases), chinese(&kpi.aliases)) {
+            out.push(format!("如果把{lever_zh}減少10%，{kpi_zh}會怎樣？"));
+        }
+        out.push("And if by 20%?".to_string());
+    }
+    if let Some(lever) = levers.get(1).or(levers.first()) {
+        out.push(format!(
+            "Raise {} by 5%: which KPIs are affected?",
+            lever.label
+        ));
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    model: Option<String>,
+    c: Option<String>,
+}
+
+async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
+    let session = query.c.as_deref().and_then(|c| state.sessions.session(c));
+    let models: Vec<String> = match state.planner.store.list().await {
+        Ok(list) => list.into_iter().map(|m| m.name).collect(),
+        Err(e) => return internal(&e.to_string()),
+    };
+    let requested = query
+        .model
+        .clone()
+        .or_else(|| session.as_ref().and_then(|s| s.model.clone()));
+    let mut context = tera::Context::new();
+    context.insert("models", &models);
+    context.insert("translator", state.translator_name());
+    context.insert("conversation", &query.c.clone().unwrap_or_default());
+    context.insert(
+        "turns",
+        &session
+            .as_ref()
+            .map(|s| s.turns.clone())
+            .unwrap_or_default(),
+    );
+    if models.is_empty() {
+        context.insert("model", &Option::<String>::None);
+        context.insert("suggestions", &Vec::<String>::new());
+        return render(&state, "chat.html", &context, StatusCode::OK);
+    }
+    match state.planner.model(requested.as_deref()).await {
+        Ok(loaded) => {
+            context.insert("model", &loaded.document.name);
+            context.insert("model_id", &loaded.document.model_id);
+            context.insert("suggestions", &suggestions(&loaded.document));
+            render(&state, "chat.html", &context, StatusCode::OK)
+        }
+        // Several models and no default: show the first, the picker offers the rest.
+        Err(PlanError::NoModel(_)) => match state
+            .planner
+            .model(models.first().map(String::as_str))
+            .await
+        {
+            Ok(loaded) => {
+                context.insert("model", &loaded.document.name);
+                context.insert("model_id", &loaded.document.model_id);
+                context.insert("suggestions", &suggestions(&loaded.document));
+                render(&state, "chat.html", &context, StatusCode::OK)
+            }
+            Err(e) => plan_error_page(&e),
+        },
+        Err(e) => plan_error_page(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AskForm {
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    conversation: String,
+}
+
+/// Runs one turn: asks the planner within the form's conversation and returns the
+/// conversation id and the rendered turn; the error is a cause for the log.
+async fn turn(state: &AppState, form: &AskForm) -> Result<(String, String), String> {
+    let id = if form.conversation.is_empty() || state.sessions.session(&form.conversation).is_none()
+    {
+        new_id()
+    } else {
+        form.conversation.clone()
+    };
+    let mut session = state.sessions.session(&id).unwrap_or(Session {
+        created: now_seconds(),
+        ..Session::default()
+    });
+    let model = Some(form.model.trim().to_string()).filter(|m| !m.is_empty());
+    // A new model starts a new context: a follow-up never crosses models.
+    if model.is_some() && model != session.model {
+        session.conversation = Conversation::new();
+        session.model = model.clone();
+    }
+    let index = session.turns.len();
+    let mut view = serde_json::json!({ "index": index, "question": form.question });
+    match state
+        .planner
+        .ask(model.as_deref(), &form.question, &mut session.conversation)
+        .await
+    {
+        Ok(Reply::Answer { answer, note }) => {
+            let document = match state.planner.model(Some(&answer.model)).await {
+                Ok(loaded) => loaded.document.clone(),
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut answer_view = answer_view(&answer, &document, note);
+            answer_view.id = state.sessions.keep_answer(StoredAnswer {
+                question: Some(form.question.clone()),
+                view: answer_view.clone(),
+            });
+            // Re-store with the id set, so the permalink's page links to itself.
+            if let Some(stored) = state.sessions.lock_answers().back_mut() {
+                stored.1.view.id = answer_view.id.clone();
+            }
+            let html = render_fragment(state, "_answer.html", "a", &answer_view)?;
+            view["kind"] = "answer".into();
+            view["answer_html"] = html.into();
+        }
+        Ok(Reply::Clarify {
+            message,
+            suggestions,
+            translator,
+            note,
+        }) => {
+            view["kind"] = "clarify".into();
+            view["message"] = message.into();
+            view["suggestions"] = suggestions.into();
+            view["translator"] = translator.name().into();
+            view["note"] = note.into();
+        }
+        Err(PlanError::Store(crate::store::StoreError::Backend(cause)))
+        | Err(PlanError::Internal(cause)) => {
+            tracing::error!(%cause, "chat turn failed");
+            view["kind"] = "error".into();
+            view["message"] =
+                "Something went wrong on our side; the server log has the details.".into();
+        }
+        Err(e) => {
+            view["kind"] = "error".into();
+            view["message"] = e.to_string().into();
+        }
+    }
+    let html = render_fragment(state, "_turn.html", "turn", &view)?;
+    session.turns.push(html.clone());
+    if session.turns.len() > MAX_TURNS {
+        session.turns.remove(0);
+    }
+    state.sessions.save(&id, session);
+    Ok((id, html))
+}
+
+async fn ask_form(State(state): State<AppState>, Form(form): Form<AskForm>) -> Response {
+    match turn(&state, &form).await {
+        Ok((id, _)) => {
+            let model = urlencode(form.model.trim());
+            Redirect::to(&format!("/?c={id}&model={model}#conversation")).into_response()
+        }
+        Err(cause) => internal(&cause),
+    }
+}
+
+async fn ask_fragment(State(state): State<AppState>, Form(form): Form<AskForm>) -> Response {
+    match turn(&state, &form).await {
+        Ok((id, html)) => {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                headers.insert("X-Conversation", value);
+            }
+            (headers, Html(html)).into_response()
+        }
+        Err(cause) => internal(&cause),
+    }
+}
+
+async fn answer_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.sessions.answer(&id) {
+        Some(stored) => {
+            let mut context = tera::Context::new();
+            context.insert("a", &stored.view);
+            context.insert("question", &stored.question);
+            render(&state, "answer.html", &context, StatusCode::OK)
+        }
+        None => (
+                StatusCode::NOT_FOUND,
+            Html("<!doctype html><title>Not found</title><p>No such answer: answers are kept for a while after they are given. <a href=\"/\">Ask again</a>.</p>".to_string()),
+        )
+            .into_response(),
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn render(
+    state: &AppState,
+    template: &str,
+    context: &tera::Context,
+    status: StatusCode,
+) -> Response {
+    match state.templates.render(template, context) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => internal(&format!("rendering {template}: {e:?}")),
+    }
+}
+
+/// Renders a fragment; the error is the cause, for the log.
+fn render_fragment<T: Serialize>(
+    state: &AppState,
+    template: &str,
+    key: &str,
+    value: &T,
+) -> Result<String, String> {
+    let mut context = tera::Context::new();
+    context.insert(key, value);
+    state
+        .templates
+        .render(template, &context)
+        .map_err(|e| format!("rendering {template}: {e:?}"))
+}
+
+fn plan_error_page(error: &PlanError) -> Response {
+    let status = super::api::plan_error_status(error);
+    if status.is_server_error() {
+        return internal(&error.to_string());
+    }
+    let body = format!(
+        "<!doctype html><meta charset=\"utf-8\"><title>Causeway</title><p>{}</p><p><a href=\"/\">Back to the chat</a></p>",
+        html_escape(&error.to_string())
+    );
+    (status, Html(body)).into_response()
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn internal(cause: &str) -> Response {
+    tracing::error!(%cause, "web page failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html("<!doctype html><title>Error</title><p>Something went wrong on our side; the server log has the details.</p>".to_string()),
+    )
+        .into_response()
+}
