@@ -12,7 +12,7 @@ use causeway_estimators::format::number;
 use causeway_estimators::graph::CausalGraph;
 use causeway_estimators::learners::forest::ForestParams;
 use causeway_estimators::model::ModelDocument;
-use causeway_estimators::scm::document::sha256_hex;
+use causeway_estimators::scm::document::{sha256_hex, VariableNotes};
 use causeway_estimators::scm::mechanism::HeldOutFit;
 use causeway_estimators::scm::{FitOptions, MechanismChoice, NodeMechanism, StructuralModel};
 use causeway_estimators::Error;
@@ -51,6 +51,11 @@ pub struct FitArgs {
     /// Rows kept with the model for answering (a seeded sample beyond it).
     #[arg(long, default_value_t = 20_000)]
     keep_rows: usize,
+    /// What people call the variables: a TOML file with one table per variable,
+    /// e.g. `[tv_spend]` `label = "TV advertising"` `aliases = ["TV ads", "電視廣告"]`
+    /// `unit = "USD"`. The chat finds variables by these names.
+    #[arg(long, value_name = "FILE.toml")]
+    notes: Option<PathBuf>,
     /// Override a column's inferred type, e.g. `--type zip=categorical`.
     #[arg(long = "type", value_name = "COLUMN=TYPE", value_parser = parse_type)]
     types: Vec<(String, ColumnType)>,
@@ -116,10 +121,14 @@ pub fn run(args: &FitArgs, settings: &Settings) -> Result<(), CommandError> {
         levers: args.levers.clone(),
         kpis: args.kpis.clone(),
     };
+    let notes = match &args.notes {
+        Some(path) => read_notes(path, &graph)?,
+        None => BTreeMap::new(),
+    };
     let model = StructuralModel::fit(&data, &graph, &fit_options)?;
     let (document, mechanisms) = model.to_document(
         &args.name,
-        &BTreeMap::new(),
+        &notes,
         &sha256_hex(&bytes),
         &now_rfc3339(),
     )?;
@@ -177,6 +186,49 @@ pub fn run(args: &FitArgs, settings: &Settings) -> Result<(), CommandError> {
         Format::Text => write_text(&mut out, &report, &saved).context("writing")?,
     }
     Ok(())
+}
+
+/// One variable's entry in a `--notes` file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteEntry {
+    label: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    unit: Option<String>,
+}
+
+/// Reads a `--notes` file; every table must name a variable of the graph.
+fn read_notes(
+    path: &std::path::Path,
+    graph: &CausalGraph,
+) -> Result<BTreeMap<String, VariableNotes>, CommandError> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let entries: BTreeMap<String, NoteEntry> = toml::from_str(&text).map_err(|e| {
+        CommandError::Usage(format!(
+            "{}: {}",
+            path.display(),
+            e.to_string().trim().replace('\n', " ")
+        ))
+    })?;
+    let mut notes = BTreeMap::new();
+    for (name, entry) in entries {
+        if !graph.contains(&name) {
+            return Err(Error::unknown_variable(&name, graph.node_names()).into());
+        }
+        notes.insert(
+            name,
+            VariableNotes {
+                label: entry.label,
+                aliases: entry.aliases,
+                unit: entry.unit,
+            },
+        );
+    }
+    Ok(notes)
 }
 
 fn write_text(
