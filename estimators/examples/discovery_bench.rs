@@ -86,6 +86,8 @@ impl Truth {
                 .filter(|e| e.1 == v)
                 .map(|&(a, _, w)| (a, w))
                 .collect();
+            // The row indexes the child's column and every parent's.
+            #[allow(clippy::needless_range_loop)]
             for row in 0..n {
                 let noise: f64 = rng.sample(StandardNormal);
                 columns[v][row] = noise

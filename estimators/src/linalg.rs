@@ -13,7 +13,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Slice};
 use crate::error::{Error, Result};
 
 /// Relative size below which a Cholesky pivot is taken as zero (a collinear column).
-const PIVOT_TOLERANCE: f64 = 1e-10;
+pub(crate) const PIVOT_TOLERANCE: f64 = 1e-10;
 
 /// The lower-triangular Cholesky factor of a symmetric positive-definite matrix, or
 /// the index of the first column whose pivot vanished (it is a linear combination of
@@ -109,7 +109,7 @@ fn unit_diagonal(a: &Array2<f64>) -> (Array2<f64>, Array1<f64>) {
     (scaled, scale)
 }
 
-fn collinear(names: &[String], index: usize) -> Error {
+pub(crate) fn collinear(names: &[String], index: usize) -> Error {
     let name = names
         .get(index)
         .map_or_else(|| format!("column {}", index + 1), |n| format!("`{n}`"));

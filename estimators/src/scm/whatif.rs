@@ -142,7 +142,15 @@ impl StructuralModel {
                 NodeMechanism::Empirical => None,
             })
             .collect();
-        let new = self.evaluate(&plan, &mechanisms, &observed_refs, None, n, options.seed)?;
+        let new = self.evaluate(
+            &plan,
+            &mechanisms,
+            &observed_refs,
+            None,
+            n,
+            options.seed,
+            Vec::new(),
+        )?;
 
         let (changes, failures) = self.bootstrap(&plan, &observed_refs, kind, options);
         let mut warnings = plan.notes.clone();
@@ -460,7 +468,10 @@ impl StructuralModel {
     /// Abduction, action and prediction for every particle; returns the new values
     /// of the recomputed variables (none for the others). `observed_designs`, when
     /// given, are the design matrices of `plan.regenerated` on `observed`, built
-    /// once for every bootstrap replicate instead of once per replicate.
+    /// once for every bootstrap replicate instead of once per replicate. `spare`
+    /// holds the vectors of an earlier answer (or nothing), whose buffers are
+    /// reused.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         plan: &Plan,
@@ -469,12 +480,40 @@ impl StructuralModel {
         observed_designs: Option<&[ndarray::Array2<f64>]>,
         n: usize,
         seed: u64,
+        mut spare: Vec<Option<Vec<f64>>>,
     ) -> Result<Vec<Option<Vec<f64>>>> {
+        spare.resize(self.nodes.len(), None);
         let mut new: Vec<Option<Vec<f64>>> = vec![None; self.nodes.len()];
         for &index in &plan.changed {
             let node = &self.nodes[index];
             let parent_changed = node.parents.iter().any(|&p| new[p].is_some());
-            let mut values = match (&node.mechanism, mechanisms[index]) {
+            let mut values = spare[index].take().unwrap_or_default();
+            values.clear();
+            match (&node.mechanism, mechanisms[index]) {
+                (
+                    NodeMechanism::Fitted { design, .. },
+                    Some(Mechanism::LinearGaussian { coefficients, .. }),
+                ) if parent_changed => {
+                    // Additive noise is the unit's exact residual, so the new value
+                    // is the observed one plus the change of the linear part, which
+                    // only the changed parents' columns make.
+                    values.extend_from_slice(observed[index]);
+                    for (column, slope) in design.columns.iter().zip(&coefficients[1..]) {
+                        let Some(after) = new[column.parent].as_deref() else {
+                            continue;
+                        };
+                        let rows = values.iter_mut().zip(after).zip(observed[column.parent]);
+                        match column.level {
+                            None => rows.for_each(|((v, a), b)| *v += slope * (a - b)),
+                            Some(code) => {
+                                let indicator = |v: f64| f64::from(u8::from(v as usize == code));
+                                rows.for_each(|((v, &a), &b)| {
+                                    *v += slope * (indicator(a) - indicator(b));
+                                });
+                            }
+                        }
+                    }
+                }
                 (NodeMechanism::Fitted { design, .. }, Some(mechanism)) if parent_changed => {
                     let built;
                     let x_observed = match observed_designs.and_then(|designs| {
@@ -498,10 +537,10 @@ impl StructuralModel {
                         .map(|i| new[i].as_deref().unwrap_or(observed[i]))
                         .collect();
                     let x_new = design.matrix(&current, n);
-                    mechanism.generate(x_new.view(), &noise)?
+                    values = mechanism.generate(x_new.view(), &noise)?;
                 }
-                _ => observed[index].to_vec(),
-            };
+                _ => values.extend_from_slice(observed[index]),
+            }
             if let Some(intervention) = plan.interventions.iter().find(|r| r.node == index) {
                 for (i, value) in values.iter_mut().enumerate() {
                     let applies = intervention
@@ -520,6 +559,10 @@ impl StructuralModel {
     }
 
     /// The change of each metric under bootstrap refits, and how many refits failed.
+    ///
+    /// Replicates run in parallel; each thread reuses its multiplicities and its
+    /// recomputed columns from one replicate to the next, so memory stays at a few
+    /// replicates' worth whatever the number of refits.
     fn bootstrap(
         &self,
         plan: &Plan,
@@ -540,69 +583,79 @@ impl StructuralModel {
                 NodeMechanism::Empirical => unreachable!("filtered to fitted nodes"),
             })
             .collect();
+        let names: Vec<Vec<String>> = refitted
+            .iter()
+            .map(|&i| match &self.nodes[i].mechanism {
+                NodeMechanism::Fitted { design, .. } => design.names(),
+                NodeMechanism::Empirical => unreachable!("filtered to fitted nodes"),
+            })
+            .collect();
         let n = observed.first().map_or(0, |c| c.len());
         let outcomes: Vec<Result<Vec<f64>>> = (0..options.bootstrap)
             .into_par_iter()
-            .map(|replicate| {
-                let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-                rng.set_stream(replicate as u64 + 1);
-                let mut counts = vec![0.0; rows];
-                for _ in 0..rows {
-                    counts[rng.gen_range(0..rows)] += 1.0;
-                }
-                let mut fitted: Vec<Option<Mechanism>> = vec![None; self.nodes.len()];
-                for (&index, x) in refitted.iter().zip(&designs) {
-                    let node = &self.nodes[index];
-                    let NodeMechanism::Fitted {
-                        design, mechanism, ..
-                    } = &node.mechanism
-                    else {
-                        unreachable!("filtered to fitted nodes")
-                    };
-                    let y = ndarray::ArrayView1::from(population[index]);
-                    fitted[index] = Some(Mechanism::fit(
-                        mechanism.kind(),
-                        x.view(),
-                        y,
-                        Some(&counts),
-                        &design.names(),
-                        node.levels.len(),
-                        &self.options.forest,
-                    )?);
-                }
-                let mechanisms: Vec<Option<&Mechanism>> = self
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, node)| match (&fitted[i], &node.mechanism) {
-                        (Some(refit), _) => Some(refit),
-                        (None, NodeMechanism::Fitted { mechanism, .. }) => Some(mechanism),
-                        (None, NodeMechanism::Empirical) => None,
-                    })
-                    .collect();
-                // For a population answer the particles are the kept rows, whose
-                // designs were built above.
-                let observed_designs =
-                    (kind == AnswerKind::Interventional).then_some(designs.as_slice());
-                let new = self.evaluate(
-                    plan,
-                    &mechanisms,
-                    observed,
-                    observed_designs,
-                    n,
-                    options.seed,
-                )?;
-                let weights = (kind == AnswerKind::Interventional).then_some(counts.as_slice());
-                Ok(plan
-                    .metrics
-                    .iter()
-                    .map(|metric| {
-                        let after = new[metric.node].as_ref().expect("targets are recomputed");
-                        weighted_mean(after, metric, weights)
-                            - weighted_mean(observed[metric.node], metric, weights)
-                    })
-                    .collect())
-            })
+            .map_init(
+                || (vec![0.0; rows], Vec::new()),
+                |(counts, spare), replicate| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+                    rng.set_stream(replicate as u64 + 1);
+                    counts.fill(0.0);
+                    for _ in 0..rows {
+                        counts[rng.gen_range(0..rows)] += 1.0;
+                    }
+                    let mut fitted: Vec<Option<Mechanism>> = vec![None; self.nodes.len()];
+                    for ((&index, x), names) in refitted.iter().zip(&designs).zip(&names) {
+                        let node = &self.nodes[index];
+                        let NodeMechanism::Fitted { mechanism, .. } = &node.mechanism else {
+                            unreachable!("filtered to fitted nodes")
+                        };
+                        let y = ndarray::ArrayView1::from(population[index]);
+                        fitted[index] = Some(Mechanism::fit(
+                            mechanism.kind(),
+                            x.view(),
+                            y,
+                            Some(counts),
+                            names,
+                            node.levels.len(),
+                            &self.options.forest,
+                        )?);
+                    }
+                    let mechanisms: Vec<Option<&Mechanism>> = self
+                        .nodes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, node)| match (&fitted[i], &node.mechanism) {
+                            (Some(refit), _) => Some(refit),
+                            (None, NodeMechanism::Fitted { mechanism, .. }) => Some(mechanism),
+                            (None, NodeMechanism::Empirical) => None,
+                        })
+                        .collect();
+                    // For a population answer the particles are the kept rows, whose
+                    // designs were built above.
+                    let observed_designs =
+                        (kind == AnswerKind::Interventional).then_some(designs.as_slice());
+                    let new = self.evaluate(
+                        plan,
+                        &mechanisms,
+                        observed,
+                        observed_designs,
+                        n,
+                        options.seed,
+                        std::mem::take(spare),
+                    )?;
+                    let weights = (kind == AnswerKind::Interventional).then_some(counts.as_slice());
+                    let changes = plan
+                        .metrics
+                        .iter()
+                        .map(|metric| {
+                            let after = new[metric.node].as_ref().expect("targets are recomputed");
+                            weighted_mean(after, metric, weights)
+                                - weighted_mean(observed[metric.node], metric, weights)
+                        })
+                        .collect();
+                    *spare = new;
+                    Ok(changes)
+                },
+            )
             .collect();
         let failures = outcomes.iter().filter(|o| o.is_err()).count();
         (
