@@ -8,3 +8,4 @@ mod helpers;
 mod server;
 mod store_conformance;
 mod store_neo4j;
+mod web_chat;

@@ -126,12 +126,8 @@ pub fn run(args: &FitArgs, settings: &Settings) -> Result<(), CommandError> {
         None => BTreeMap::new(),
     };
     let model = StructuralModel::fit(&data, &graph, &fit_options)?;
-    let (document, mechanisms) = model.to_document(
-        &args.name,
-        &notes,
-        &sha256_hex(&bytes),
-        &now_rfc3339(),
-    )?;
+    let (document, mechanisms) =
+        model.to_document(&args.name, &notes, &sha256_hex(&bytes), &now_rfc3339())?;
 
     let saved: ModelDocument = if args.no_save {
         document.clone()
