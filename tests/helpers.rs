@@ -130,25 +130,31 @@ impl Server {
     /// Starts `causeway [global args] serve --addr 127.0.0.1:0` and waits for its
     /// "listening on" line.
     pub fn start(global_args: &[&str]) -> Server {
-        use std::io::BufRead;
         let mut args = global_args.to_vec();
         args.extend(["serve", "--addr", "127.0.0.1:0"]);
-        let mut child = causeway_command(&args, &[])
+        Server::spawn(&args).0
+    }
+
+    /// Starts `causeway` with `args` (a command that serves, with `--addr` on port
+    /// 0), waits for its "listening on" line and returns the server with the
+    /// standard output that follows that line, to read on.
+    pub fn spawn(args: &[&str]) -> (Server, std::io::BufReader<std::process::ChildStdout>) {
+        use std::io::BufRead;
+        let mut child = causeway_command(args, &[])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("causeway serve starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("a first line");
+        let mut reader = std::io::BufReader::new(stdout);
+        reader.read_line(&mut line).expect("a first line");
         let address = line
             .trim()
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        Server { child, address }
+        (Server { child, address }, reader)
     }
 
     /// `GET path`: the status code and the body.
@@ -162,44 +168,54 @@ impl Server {
         self.request("POST", path, Some((content_type, body)))
     }
 
-    /// One HTTP/1.1 request on a fresh connection.
+    /// One HTTP/1.1 request to this server on a fresh connection.
     pub fn request(&self, method: &str, path: &str, body: Option<(&str, &str)>) -> Response {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.address).expect("connects");
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.address
-        );
-        if let Some((content_type, body)) = body {
-            request.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-        } else {
-            request.push_str("\r\n");
-        }
-        stream.write_all(request.as_bytes()).expect("request sent");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response read");
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .unwrap_or((response.as_str(), ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {response:?}"));
-        let headers = head
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        Response {
-            status,
-            headers,
-            body: body.to_string(),
-        }
+        http_request(&self.address, method, path, body)
+    }
+}
+
+/// One HTTP/1.1 request to `address` (`HOST:PORT`) on a fresh connection, with an
+/// optional `(content type, body)`; the response is read to the end.
+pub fn http_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+) -> Response {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)
+        .unwrap_or_else(|e| panic!("cannot connect to {address}: {e}"));
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    if let Some((content_type, body)) = body {
+        request.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        request.push_str("Content-Length: 0\r\n\r\n");
+    }
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response read");
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or((response.as_str(), ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"));
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
     }
 }
 

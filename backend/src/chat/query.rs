@@ -287,6 +287,7 @@ pub(crate) mod tests {
             n_rows: 0,
             method: "scm-linear".into(),
             assumptions: Vec::new(),
+            mechanisms: None,
             variables,
             edges,
         }

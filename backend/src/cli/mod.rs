@@ -4,10 +4,12 @@
 //! whether the user can fix the problem (exit code 2, one line on standard error)
 //! or something else failed (exit code 1, with its cause chain).
 
+mod demo;
 mod discover;
 mod estimate;
 mod fit;
 mod models;
+mod rca;
 mod serve;
 mod whatif;
 
@@ -42,11 +44,17 @@ enum Command {
     Fit(Box<fit::FitArgs>),
     /// Ask a fitted model what happens under interventions (population or one unit).
     Whatif(Box<whatif::WhatIfArgs>),
+    /// Attribute an anomalous KPI value (one row) or a change of a KPI's mean between
+    /// two periods to its upstream causes.
+    Rca(Box<rca::RcaArgs>),
     /// Discover a causal graph (CPDAG) from a CSV with PC-stable, background
     /// knowledge and priors.
     Discover(discover::DiscoverArgs),
     /// Run the web server (health checks and the JSON API) on the configured store.
     Serve(serve::ServeArgs),
+    /// Install three demo models (retail, factory, onboarding) into the store and
+    /// serve the web app with them, printing example questions.
+    Demo(demo::DemoArgs),
     /// List the stored models and their versions.
     Models(models::ModelsArgs),
     /// Store a model document (GraphML) as the next version of its name.
@@ -115,6 +123,7 @@ pub fn main() -> ExitCode {
     let overrides = Overrides {
         addr: match &cli.command {
             Command::Serve(args) => args.addr.clone(),
+            Command::Demo(args) => args.addr.clone(),
             _ => None,
         },
         data_dir: cli.data_dir.clone(),
@@ -126,6 +135,9 @@ pub fn main() -> ExitCode {
         Command::Serve(_) => settings()
             .map_err(CommandError::from)
             .and_then(|s| serve::run(&s)),
+        Command::Demo(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| demo::run(args, &s)),
         Command::Models(args) => settings()
             .map_err(CommandError::from)
             .and_then(|s| models::list(args, &s)),
@@ -141,6 +153,9 @@ pub fn main() -> ExitCode {
         Command::Whatif(args) => settings()
             .map_err(CommandError::from)
             .and_then(|s| whatif::run(args, &s)),
+        Command::Rca(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| rca::run(args, &s)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

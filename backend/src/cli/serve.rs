@@ -1,13 +1,15 @@
 //! `causeway serve`: the web server on the configured store.
 
+use std::future::Future;
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::CommandError;
 use crate::config::Settings;
-use crate::store;
+use crate::store::{self, ModelStore};
 use crate::web::{serve, AppState};
 
 /// Arguments of `causeway serve`.
@@ -19,6 +21,18 @@ pub struct ServeArgs {
 }
 
 pub fn run(settings: &Settings) -> Result<(), CommandError> {
+    serve_with(settings, |_| async { Ok(Vec::new()) })
+}
+
+/// Opens the store, runs `prepare` on it, binds the listen address, prints
+/// `listening on http://ADDRESS` and then the lines `prepare` returned, and serves
+/// until interrupted. `causeway serve` prepares nothing; `causeway demo` installs
+/// its models and prints example questions.
+pub(super) fn serve_with<P, F>(settings: &Settings, prepare: P) -> Result<(), CommandError>
+where
+    P: FnOnce(Arc<dyn ModelStore>) -> F,
+    F: Future<Output = Result<Vec<String>, CommandError>>,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -29,15 +43,19 @@ pub fn run(settings: &Settings) -> Result<(), CommandError> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let store = store::open(settings).await?;
+        let lines = prepare(Arc::clone(&store)).await?;
         let listener = tokio::net::TcpListener::bind(&settings.addr)
             .await
             .map_err(|e| CommandError::Usage(format!("cannot listen on {}: {e}", settings.addr)))?;
         let address = listener
             .local_addr()
             .context("reading the listen address")?;
-        // Tests and scripts read this line to find the port.
+        // Tests and scripts read this first line to find the port.
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{address}").context("writing")?;
+        for line in lines {
+            writeln!(out, "{line}").context("writing")?;
+        }
         out.flush().context("writing")?;
         drop(out);
         tracing::info!(%address, "serving");

@@ -169,13 +169,14 @@ impl StructuralModel {
             ));
         }
 
+        // A lever is recomputed only when some target is downstream of it; when
+        // none is (every target unaffected) there is nothing to share out.
         let lever_deltas: Vec<(usize, f64)> = plan
             .interventions
             .iter()
-            .map(|r| {
-                let after = new[r.node].as_ref().expect("levers are recomputed");
-                let delta = mean(after) - mean(observed_refs[r.node]);
-                (r.node, delta)
+            .filter_map(|r| {
+                let after = new[r.node].as_ref()?;
+                Some((r.node, mean(after) - mean(observed_refs[r.node])))
             })
             .collect();
         let mut effects = Vec::with_capacity(plan.metrics.len());
