@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::helpers::{http_request, scratch_dir};
 
 /// The key under which WebDriver returns an element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52a-4f735466cecf";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// How long a wait for a page condition may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(30);

@@ -196,26 +196,55 @@ pub fn http_request(
         request.push_str("Content-Length: 0\r\n\r\n");
     }
     stream.write_all(request.as_bytes()).expect("request sent");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response read");
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .unwrap_or((response.as_str(), ""));
+    // Read the head, then the body by its Content-Length when there is one: some
+    // servers (chromedriver) keep the connection open despite `Connection: close`.
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        let read = stream.read(&mut buffer).expect("response read");
+        assert!(
+            read > 0,
+            "connection closed before the response head: {received:?}"
+        );
+        received.extend_from_slice(&buffer[..read]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).into_owned();
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"));
-    let headers = head
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let headers: Vec<(String, String)> = head
         .lines()
         .skip(1)
         .filter_map(|line| line.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
+    let mut body = received.split_off(head_end + 4);
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    match length {
+        Some(length) => {
+            while body.len() < length {
+                let read = stream.read(&mut buffer).expect("response read");
+                assert!(read > 0, "connection closed inside the body");
+                body.extend_from_slice(&buffer[..read]);
+            }
+            body.truncate(length);
+        }
+        None => {
+            stream.read_to_end(&mut body).expect("response read");
+        }
+    }
     Response {
         status,
         headers,
-        body: body.to_string(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
