@@ -7,6 +7,7 @@ mod cli_demo;
 mod cli_discover;
 mod cli_estimate;
 mod cli_models;
+mod cli_rca;
 mod helpers;
 mod server;
 mod store_conformance;
