@@ -13,6 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::OnceCell;
+
 use causeway_estimators::format::number;
 use causeway_estimators::io::graphml::{read_model, write_model};
 use causeway_estimators::model::ModelDocument;
@@ -87,6 +89,78 @@ impl ModelCache {
         // A panic while holding the lock cannot leave the map half-updated (inserts
         // and clears are single calls), so a poisoned lock is safe to use.
         self.models
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Answers already computed, by model id and typed query.
+///
+/// An answer is a function of the model version (immutable once stored), the query
+/// and the engine options (seed included), so a repeated question — the suggested
+/// questions, the same question from many managers — is answered from memory with
+/// the same numbers, without the bootstrap refits. Concurrent askers of a question
+/// not yet answered wait for one computation rather than each starting their own.
+#[derive(Debug, Default)]
+pub struct AnswerCache {
+    answers: Mutex<HashMap<AnswerKey, Arc<OnceCell<Arc<WhatIfAnswer>>>>>,
+}
+
+/// Model id, and the query with the options as text.
+type AnswerKey = (String, String);
+
+/// Answers kept at most; beyond it the cache starts afresh, as [`ModelCache`] does.
+const CACHED_ANSWERS: usize = 4096;
+
+impl AnswerCache {
+    /// The key of `query` on `model_id` under `options`: the query as canonical
+    /// JSON (its fields in declaration order), so two phrasings of one question
+    /// share an entry, and the options, so a change of them is never answered
+    /// from an older computation.
+    pub fn key(model_id: &str, query: &WhatIfQuery, options: &WhatIfOptions) -> AnswerKey {
+        let query = serde_json::to_string(query).expect("a query serialises");
+        (model_id.to_string(), format!("{query} {options:?}"))
+    }
+
+    /// The answer stored under `key`, or the one `compute` gives, stored. An error
+    /// is returned to every waiter and not stored: the next asker computes again.
+    pub async fn get_or_compute<E, F, Fut>(
+        &self,
+        key: AnswerKey,
+        compute: F,
+    ) -> Result<Arc<WhatIfAnswer>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<WhatIfAnswer, E>>,
+    {
+        let cell = {
+            let mut answers = self.lock();
+            if answers.len() >= CACHED_ANSWERS && !answers.contains_key(&key) {
+                answers.clear();
+            }
+            Arc::clone(answers.entry(key).or_default())
+        };
+        cell.get_or_try_init(|| async { compute().await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    /// How many answers are kept.
+    pub fn len(&self) -> usize {
+        self.lock().values().filter(|c| c.initialized()).count()
+    }
+
+    /// Whether no answer is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<AnswerKey, Arc<OnceCell<Arc<WhatIfAnswer>>>>> {
+        // As in ModelCache: inserts and clears are single calls, so a poisoned lock
+        // holds a consistent map.
+        self.answers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

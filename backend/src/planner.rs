@@ -20,7 +20,7 @@ use causeway_estimators::model::{ModelDocument, Role};
 use causeway_estimators::scm::WhatIfOptions;
 
 use crate::chat::{Conversation, Parsed, QueryError, Translator, TranslatorKind, WhatIfQuery};
-use crate::engine::{answer, EngineError, LoadedModel, ModelCache, WhatIfAnswer};
+use crate::engine::{answer, AnswerCache, EngineError, LoadedModel, ModelCache, WhatIfAnswer};
 use crate::store::{ModelRef, ModelStore, StoreError, MAX_DEPTH};
 
 /// Questions longer than this are refused before any parsing.
@@ -90,6 +90,10 @@ pub struct Planner {
     pub translator: Arc<dyn Translator>,
     /// Loaded models by id.
     pub cache: ModelCache,
+    /// Computed answers by model id and query.
+    pub answers: AnswerCache,
+    /// Engine computations that may run at once: one per core.
+    engine_slots: tokio::sync::Semaphore,
     /// Bootstrap refits and seed of every answer.
     pub options: WhatIfOptions,
     /// The model a question without one is asked of.
@@ -107,6 +111,10 @@ impl Planner {
             store,
             translator,
             cache: ModelCache::default(),
+            answers: AnswerCache::default(),
+            engine_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
             options: WhatIfOptions::default(),
             default_model,
         }
@@ -220,7 +228,31 @@ impl Planner {
             .await?
             .into_iter()
             .collect();
-        let kpis = kpis_of(document);
+        let key = AnswerCache::key(&document.model_id, &query, &self.options);
+        let translator = translator.map(|t| t.name().to_string());
+        let computed = self
+            .answers
+            .get_or_compute(key, || async {
+                let mut result = self.compute(loaded, &query, &levers, &reachable).await?;
+                result.query = query.clone();
+                Ok::<_, PlanError>(result)
+            })
+            .await?;
+        let mut answer = WhatIfAnswer::clone(&computed);
+        answer.translator = translator;
+        Ok(answer)
+    }
+
+    /// The engine's answer to `query`, checked against the store's traversal
+    /// (`reachable`: the KPIs downstream of `levers`).
+    async fn compute(
+        &self,
+        loaded: &Arc<LoadedModel>,
+        query: &WhatIfQuery,
+        levers: &[String],
+        reachable: &BTreeSet<String>,
+    ) -> Result<WhatIfAnswer, PlanError> {
+        let kpis = kpis_of(&loaded.document);
         let engine_query = WhatIfQuery {
             targets: query
                 .targets
@@ -230,12 +262,18 @@ impl Planner {
         };
         let loaded = Arc::clone(loaded);
         let options = self.options.clone();
-        let translator = translator.map(|t| t.name().to_string());
-        let mut result = tokio::task::spawn_blocking(move || {
-            answer(&loaded, engine_query, &options, translator.as_deref())
-        })
-        .await
-        .map_err(|e| PlanError::Internal(format!("the engine task failed: {e}")))??;
+        // The engine's bootstrap already uses every core; computations beyond one
+        // per core only share them out, so later askers wait in line (first come,
+        // first served) instead of slowing every answer in progress.
+        let _slot = self
+            .engine_slots
+            .acquire()
+            .await
+            .map_err(|e| PlanError::Internal(format!("the engine queue closed: {e}")))?;
+        let result =
+            tokio::task::spawn_blocking(move || answer(&loaded, engine_query, &options, None))
+                .await
+                .map_err(|e| PlanError::Internal(format!("the engine task failed: {e}")))??;
         for kpi in &kpis {
             let engine_moves = result
                 .effects
@@ -249,7 +287,6 @@ impl Planner {
                 )));
             }
         }
-        result.query = query;
         Ok(result)
     }
 }

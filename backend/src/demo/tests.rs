@@ -288,3 +288,49 @@ async fn installing_twice_adds_no_versions() {
         assert_eq!(summary.versions, [1], "{}", summary.name);
     }
 }
+
+#[tokio::test]
+async fn a_repeated_question_is_answered_from_the_cache_with_the_same_numbers() {
+    use crate::chat::OfflineTranslator;
+    use crate::planner::Planner;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ModelStore> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    install(store.as_ref(), SEED).await.unwrap();
+    let mut planner = Planner::new(
+        Arc::clone(&store),
+        Arc::new(OfflineTranslator),
+        Some(DEFAULT_MODEL.into()),
+    );
+    planner.options.bootstrap = 50;
+
+    let mut conversation = Conversation::new();
+    let asked = planner
+        .ask(None, MISSION_QUESTION_EN, &mut conversation)
+        .await
+        .unwrap();
+    let crate::planner::Reply::Answer { answer: first, .. } = asked else {
+        panic!("the mission question answers");
+    };
+    assert_eq!(planner.answers.len(), 1);
+
+    // The same query, typed: the cached numbers, without a translator.
+    let typed = planner.answer(first.query.clone()).await.unwrap();
+    assert_eq!(planner.answers.len(), 1, "served from the cache");
+    assert_eq!(typed.effects, first.effects);
+    assert_eq!(typed.translator, None);
+    assert_eq!(first.translator.as_deref(), Some("offline"));
+    // Computed afresh, the engine gives the same numbers (the cache changes speed only).
+    let loaded = planner.model(None).await.unwrap();
+    let fresh = answer(&loaded, first.query.clone(), &planner.options, None).unwrap();
+    assert_eq!(fresh.effects, first.effects);
+
+    // Another query, or other options, is another entry.
+    let mut other = first.query.clone();
+    other.interventions[0].value = 0.8;
+    let other = planner.answer(other).await.unwrap();
+    assert_ne!(other.effects[0].change, first.effects[0].change);
+    planner.options.bootstrap = 60;
+    planner.answer(first.query.clone()).await.unwrap();
+    assert_eq!(planner.answers.len(), 3);
+}
