@@ -52,8 +52,14 @@ impl EmbeddedStore {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| backend(&format!("cannot create {}", data_dir.display()), e))?;
         let path = data_dir.join("models.redb");
-        let db = Database::create(&path)
-            .map_err(|e| backend(&format!("cannot open {}", path.display()), e))?;
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(format!(
+                "the model store {} is open in another Causeway process (a running `causeway serve` or `demo`?); \
+                 stop it, ask it over its HTTP API, or use another --data-dir",
+                path.display()
+            )),
+            other => backend(&format!("cannot open {}", path.display()), other),
+        })?;
         // Create the tables once so that readers never meet a missing table.
         let txn = db.begin_write().map_err(|e| backend("begin", e))?;
         txn.open_table(MODELS)

@@ -132,6 +132,10 @@ pub enum StoreError {
     /// The document cannot be stored as it is (not a DAG, duplicate names, …).
     #[error("invalid model: {0}")]
     InvalidModel(String),
+    /// The embedded store's file is held by another process (one process at a time
+    /// may open it).
+    #[error("{0}")]
+    InUse(String),
     /// The store could not be reached or failed; the cause is kept for the logs.
     #[error("the model store failed: {0}")]
     Backend(String),

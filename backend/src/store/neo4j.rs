@@ -977,13 +977,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_schema_file_gives_four_statements() {
+    fn the_schema_file_gives_five_statements() {
         let schema = statements(SCHEMA);
-        assert_eq!(schema.len(), 4, "{schema:?}");
+        assert_eq!(schema.len(), 5, "{schema:?}");
         assert!(schema
             .iter()
             .all(|s| s.starts_with("CREATE ") && s.contains("IF NOT EXISTS")));
         assert!(schema[3].contains("ModelCounter"));
+        assert!(schema[4].contains("Mechanisms"));
     }
 
     #[test]

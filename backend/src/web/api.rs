@@ -150,6 +150,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            StoreError::InUse(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             StoreError::UnknownVariable { .. } => (StatusCode::NOT_FOUND, "unknown_variable"),
             StoreError::Backend(cause) => {
                 tracing::error!(%cause, "model store failure");

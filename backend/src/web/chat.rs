@@ -7,7 +7,7 @@
 //! follow-up ("and if by 20%?") amends the last query of its own conversation.
 //! Every number on the page comes from the planner, i.e. the what-if engine.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use axum::extract::{Form, Path, Query, State};
@@ -312,7 +312,17 @@ fn suggestions(document: &ModelDocument) -> Vec<String> {
             .find(|a| a.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
             .cloned()
     };
-    if let (Some(lever), Some(kpi)) = (levers.first(), kpis.first()) {
+    // The first question names a KPI the lever reaches, so its answer shows a
+    // change rather than "unaffected".
+    let reached = levers
+        .first()
+        .map(|lever| downstream_of(document, &lever.name))
+        .unwrap_or_default();
+    let kpi = kpis
+        .iter()
+        .find(|k| reached.contains(k.name.as_str()))
+        .or(kpis.first());
+    if let (Some(lever), Some(kpi)) = (levers.first(), kpi) {
         out.push(format!(
             "If we cut {} by 10%, what happens to {}?",
             lever.label, kpi.label
@@ -329,6 +339,20 @@ fn suggestions(document: &ModelDocument) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The variables a directed path of the document's edges reaches from `source`.
+fn downstream_of<'a>(document: &'a ModelDocument, source: &str) -> BTreeSet<&'a str> {
+    let mut reached = BTreeSet::new();
+    let mut frontier = vec![source];
+    while let Some(node) = frontier.pop() {
+        for edge in document.edges.iter().filter(|e| e.source == node) {
+            if reached.insert(edge.target.as_str()) {
+                frontier.push(edge.target.as_str());
+            }
+        }
+    }
+    reached
 }
 
 #[derive(Debug, Deserialize)]
