@@ -9,6 +9,7 @@ mod cli_estimate;
 mod cli_models;
 mod helpers;
 mod server;
+mod slack;
 mod store_conformance;
 mod store_neo4j;
 mod web_chat;
