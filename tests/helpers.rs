@@ -55,12 +55,16 @@ impl From<Output> for Run {
 /// The settings a test run may carry in its environment (the test script points
 /// `CAUSEWAY_NEO4J_URI` at its Neo4j); processes started by tests get only what the
 /// test passes explicitly, so each test says which store it uses.
-const SETTINGS_ENV: [&str; 5] = [
+const SETTINGS_ENV: [&str; 9] = [
     "CAUSEWAY_ADDR",
     "CAUSEWAY_DATA_DIR",
     "CAUSEWAY_NEO4J_URI",
     "CAUSEWAY_NEO4J_USER",
     "CAUSEWAY_NEO4J_PASSWORD",
+    "CAUSEWAY_SLACK_SIGNING_SECRET",
+    "CAUSEWAY_SLACK_BOT_TOKEN",
+    "CAUSEWAY_SLACK_API_URL",
+    "CAUSEWAY_PUBLIC_URL",
 ];
 
 /// A `causeway` command with `args`, run from the repository root, with the
@@ -117,6 +121,24 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, contents).expect("scratch file");
     path.to_string_lossy().into_owned()
+}
+
+/// `pairs` as an `application/x-www-form-urlencoded` body.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A `causeway serve` process on a free port, killed when dropped.
@@ -182,11 +204,25 @@ pub fn http_request(
     path: &str,
     body: Option<(&str, &str)>,
 ) -> Response {
+    http_request_with_headers(address, method, path, &[], body)
+}
+
+/// [`http_request`] with extra request headers.
+pub fn http_request_with_headers(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &str)>,
+) -> Response {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address)
         .unwrap_or_else(|e| panic!("cannot connect to {address}: {e}"));
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, body)) = body {
         request.push_str(&format!(
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",

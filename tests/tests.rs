@@ -10,6 +10,7 @@ mod cli_models;
 mod cli_rca;
 mod helpers;
 mod server;
+mod slack;
 mod store_conformance;
 mod store_neo4j;
 mod web_chat;

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::helpers::{causeway, scratch_dir, write_file, Server};
+use crate::helpers::{causeway, form, scratch_dir, write_file, Server};
 
 /// E[tv_spend]; the total effect of TV on store sales is 0.5 + 0.5 × 3 = 2, so a
 /// 10% cut changes sales by 2 × (−10) = −20 in the population.
@@ -13,7 +13,13 @@ const TRUE_CHANGE_OF_A_10_PERCENT_CUT: f64 = -20.0;
 
 /// Fits the retail model into a fresh store and serves it.
 fn retail_server(test: &str) -> (Server, String) {
-    let dir = scratch_dir(test);
+    let data_dir = fit_retail(&scratch_dir(test));
+    (Server::start(&["--data-dir", &data_dir]), data_dir)
+}
+
+/// Fits the retail model (seeded data, labels and English and Chinese aliases)
+/// into a store under `dir` and returns the store's directory.
+pub fn fit_retail(dir: &std::path::Path) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut csv = String::from("season,tv_spend,store_visits,store_sales,returns\n");
     for _ in 0..2_000 {
@@ -25,14 +31,14 @@ fn retail_server(test: &str) -> (Server, String) {
         let returns = 20.0 + 5.0 * season + noise(&mut rng, 2.0);
         csv.push_str(&format!("{season},{tv},{visits},{sales},{returns}\n"));
     }
-    let data = write_file(&dir, "retail.csv", &csv);
+    let data = write_file(dir, "retail.csv", &csv);
     let dag = write_file(
-        &dir,
+        dir,
         "retail.dag",
         "season->tv_spend\nseason->store_sales\nseason->returns\ntv_spend->store_visits\nstore_visits->store_sales\ntv_spend->store_sales\n",
     );
     let notes = write_file(
-        &dir,
+        dir,
         "notes.toml",
         r#"
 [tv_spend]
@@ -69,28 +75,11 @@ aliases = ["來客數"]
         &notes,
     ]);
     assert_eq!(fitted.code, 0, "{}", fitted.stderr);
-    (Server::start(&["--data-dir", &data_dir]), data_dir)
+    data_dir
 }
 
 fn ask(server: &Server, body: serde_json::Value) -> crate::helpers::Response {
     server.post("/api/v1/whatif", "application/json", &body.to_string())
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

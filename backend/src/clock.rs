@@ -1,4 +1,5 @@
-//! Timestamps for model documents: the current time as RFC 3339 in UTC.
+//! Timestamps: the current time as RFC 3339 in UTC for model documents, and as
+//! Unix seconds for what compares times (Slack's replay window, session ages).
 //!
 //! A few lines of calendar arithmetic rather than a date-time dependency: the only
 //! need is "now, as `2026-12-03T19:40:00Z`".
@@ -7,10 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as RFC 3339 in UTC, to the second.
 pub fn now_rfc3339() -> String {
-    let seconds = SystemTime::now()
+    rfc3339(now_seconds())
+}
+
+/// Seconds since the Unix epoch (0 if the system clock is set before it).
+pub fn now_seconds() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(seconds)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Seconds since the Unix epoch as RFC 3339 in UTC.

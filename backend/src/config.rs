@@ -1,7 +1,8 @@
 //! Settings, layered: defaults → optional `causeway.toml` → `CAUSEWAY_*` environment
 //! variables → command-line flags. Each layer only overrides what it sets.
 //!
-//! Secrets (the Neo4j password, the LLM API key) are wrapped in [`Secret`] so that printing the
+//! Secrets (the Neo4j password, the LLM API key, the Slack signing secret and bot
+//! token) are wrapped in [`Secret`] so that printing the
 //! settings, in a log or an error, never shows them. Clients are built from these
 //! settings explicitly; nothing else reads the environment.
 
@@ -65,6 +66,24 @@ impl LlmSettings {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
+/// How Slack reaches Causeway and Causeway reaches Slack; when present, the
+/// `/slack/*` endpoints answer (without it they say Slack is not configured).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackSettings {
+    /// The app's signing secret: every request from Slack is checked against it.
+    pub signing_secret: Secret,
+    /// The bot token (`xoxb-…`) that answers mentions through `chat.postMessage`;
+    /// without it only the slash command works.
+    pub bot_token: Option<Secret>,
+    /// Base URL of the Slack Web API, without a trailing slash.
+    pub api_url: String,
+}
+
+impl SlackSettings {
+    /// The Web API's address when none is configured.
+    pub const DEFAULT_API_URL: &'static str = "https://slack.com/api";
+}
+
 /// Every setting the `causeway` binary uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -79,6 +98,11 @@ pub struct Settings {
     /// The model a question without one is asked of (`retail`, `retail@3`); none:
     /// the only stored model, if there is exactly one.
     pub default_model: Option<String>,
+    /// Slack, when configured.
+    pub slack: Option<SlackSettings>,
+    /// The address people reach the server at (`https://causeway.example.com`), for
+    /// links in Slack answers; none: `http://` and the listen address.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -89,6 +113,8 @@ impl Default for Settings {
             neo4j: None,
             llm: None,
             default_model: None,
+            slack: None,
+            public_url: None,
         }
     }
 }
@@ -107,6 +133,10 @@ struct FileSettings {
     llm_model: Option<String>,
     llm_timeout_secs: Option<f64>,
     default_model: Option<String>,
+    slack_signing_secret: Option<Secret>,
+    slack_bot_token: Option<Secret>,
+    slack_api_url: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -172,6 +202,10 @@ impl Settings {
             settings.data_dir = dir;
         }
         settings.default_model = file.default_model;
+        let mut slack_signing_secret = file.slack_signing_secret;
+        let mut slack_bot_token = file.slack_bot_token;
+        let mut slack_api_url = file.slack_api_url;
+        settings.public_url = file.public_url;
         for (key, value) in env {
             match key.as_str() {
                 "CAUSEWAY_ADDR" => settings.addr = value,
@@ -191,6 +225,14 @@ impl Settings {
                 "CAUSEWAY_DEFAULT_MODEL" if !value.is_empty() => {
                     settings.default_model = Some(value)
                 }
+                "CAUSEWAY_SLACK_SIGNING_SECRET" if !value.is_empty() => {
+                    slack_signing_secret = Some(Secret::new(value))
+                }
+                "CAUSEWAY_SLACK_BOT_TOKEN" if !value.is_empty() => {
+                    slack_bot_token = Some(Secret::new(value))
+                }
+                "CAUSEWAY_SLACK_API_URL" if !value.is_empty() => slack_api_url = Some(value),
+                "CAUSEWAY_PUBLIC_URL" if !value.is_empty() => settings.public_url = Some(value),
                 _ => {}
             }
         }
@@ -240,6 +282,27 @@ impl Settings {
             }
             (None, None) => None,
         };
+        settings.slack = match slack_signing_secret.filter(|s| !s.expose().is_empty()) {
+            Some(signing_secret) => Some(SlackSettings {
+                signing_secret,
+                bot_token: slack_bot_token.filter(|t| !t.expose().is_empty()),
+                api_url: http_url(
+                    slack_api_url.as_deref().unwrap_or(SlackSettings::DEFAULT_API_URL),
+                    "CAUSEWAY_SLACK_API_URL (slack_api_url)",
+                )?,
+            }),
+            // A token without the secret would leave the bot silently off: every
+            // request would be refused as unsigned.
+            None if slack_bot_token.is_some() || slack_api_url.is_some() => {
+                return Err(ConfigError::Incomplete(
+                    "a Slack bot token or API URL is set but no CAUSEWAY_SLACK_SIGNING_SECRET (slack_signing_secret in causeway.toml)".into(),
+                ))
+            }
+            None => None,
+        };
+        if let Some(url) = &settings.public_url {
+            settings.public_url = Some(http_url(url, "CAUSEWAY_PUBLIC_URL (public_url)")?);
+        }
         Ok(settings)
     }
 }
@@ -254,14 +317,38 @@ fn parse_timeout(text: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// An `http://` or `https://` URL, without its trailing slashes.
+fn http_url(text: &str, setting: &str) -> Result<String, ConfigError> {
+    let url = text.trim().trim_end_matches('/');
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.to_string())
+    } else {
+        Err(ConfigError::Incomplete(format!(
+            "{setting} must start with http:// or https://, not `{text}`"
+        )))
+    }
+}
+
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
+    toml::from_str(&text).map_err(|e| {
+        // toml's own rendering quotes the offending line, which may be a secret's:
+        // name the line, not its text.
+        let line = e
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map(|before| before.matches('\n').count() + 1);
+        let message = e.message().trim().replace('\n', " ");
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            },
+        }
     })
 }
 
@@ -335,6 +422,21 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_file_is_reported_without_quoting_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("causeway.toml");
+        std::fs::write(
+            &file,
+            "addr = \"127.0.0.1:8080\"\nslack_signing_secret = \"s3cr3t-value\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&file), env(&[]), &Overrides::default()).unwrap_err();
+        let printed = format!("{err} {err:?}");
+        assert!(printed.contains("causeway.toml: line 2"), "{printed}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+    }
+
+    #[test]
     fn llm_settings_come_from_file_and_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("causeway.toml");
@@ -377,6 +479,70 @@ mod tests {
             let err = Settings::load(None, env(pairs), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("CAUSEWAY_LLM"), "{err}");
         }
+    }
+
+    #[test]
+    fn slack_settings_come_from_file_and_environment_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("causeway.toml");
+        std::fs::write(
+            &file,
+            "slack_signing_secret = \"file-secret\"\npublic_url = \"https://causeway.example.com/\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(
+            Some(&file),
+            env(&[
+                ("CAUSEWAY_SLACK_BOT_TOKEN", "xoxb-token"),
+                ("CAUSEWAY_SLACK_API_URL", "http://127.0.0.1:9/api/"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let slack = settings.slack.clone().unwrap();
+        assert_eq!(slack.signing_secret.expose(), "file-secret");
+        assert_eq!(slack.bot_token.as_ref().unwrap().expose(), "xoxb-token");
+        assert_eq!(slack.api_url, "http://127.0.0.1:9/api");
+        assert_eq!(
+            settings.public_url.as_deref(),
+            Some("https://causeway.example.com")
+        );
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("file-secret") && !printed.contains("xoxb-token"));
+
+        let default = Settings::load(
+            None,
+            env(&[("CAUSEWAY_SLACK_SIGNING_SECRET", "s")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let slack = default.slack.unwrap();
+        assert_eq!(slack.api_url, SlackSettings::DEFAULT_API_URL);
+        assert_eq!(slack.bot_token, None);
+        let none = Settings::load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(none.slack, None);
+    }
+
+    #[test]
+    fn incomplete_slack_settings_are_refused() {
+        for pairs in [
+            &[("CAUSEWAY_SLACK_BOT_TOKEN", "xoxb-1")][..],
+            &[("CAUSEWAY_SLACK_API_URL", "http://x/api")][..],
+            &[
+                ("CAUSEWAY_SLACK_SIGNING_SECRET", "s"),
+                ("CAUSEWAY_SLACK_API_URL", "slack.com/api"),
+            ][..],
+        ] {
+            let err = Settings::load(None, env(pairs), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("CAUSEWAY_SLACK"), "{err}");
+        }
+        let err = Settings::load(
+            None,
+            env(&[("CAUSEWAY_PUBLIC_URL", "causeway.example.com")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("CAUSEWAY_PUBLIC_URL"), "{err}");
     }
 
     #[test]

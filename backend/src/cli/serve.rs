@@ -59,8 +59,14 @@ where
         out.flush().context("writing")?;
         drop(out);
         tracing::info!(%address, "serving");
+        // Links (in Slack answers) name the bound port, not the `:0` that asked
+        // for one, unless a public address is configured.
+        let mut settings = settings.clone();
+        if settings.public_url.is_none() {
+            settings.public_url = Some(format!("http://{address}"));
+        }
         let state =
-            AppState::new(store, settings).map_err(|e| CommandError::Usage(e.to_string()))?;
+            AppState::new(store, &settings).map_err(|e| CommandError::Usage(e.to_string()))?;
         serve(listener, state).await.context("serving")?;
         Ok(())
     })

@@ -98,9 +98,10 @@ impl Sessions {
         conversations.insert(id.to_string(), session);
     }
 
-    /// Keeps an answer for its permalink and returns its id.
-    pub fn keep_answer(&self, answer: StoredAnswer) -> String {
+    /// Keeps an answer for its permalink (setting the view's id) and returns its id.
+    pub fn keep_answer(&self, mut answer: StoredAnswer) -> String {
         let id = new_id();
+        answer.view.id = id.clone();
         let mut answers = self.lock_answers();
         if answers.len() >= MAX_ANSWERS {
             answers.pop_front();
@@ -124,30 +125,39 @@ fn new_id() -> String {
 }
 
 fn now_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    crate::clock::now_seconds()
 }
 
 /// One KPI row of an answer as the page shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RowView {
-    name: String,
-    label: String,
-    baseline: String,
-    after: String,
-    change: String,
-    change_pct: String,
-    interval: String,
-    direction: &'static str,
-    paths: Vec<PathView>,
+    /// The KPI's variable name (`store_sales`, `plan=pro`).
+    pub name: String,
+    /// Its name for people.
+    pub label: String,
+    /// Its value without the change.
+    pub baseline: String,
+    /// Its value with the change.
+    pub after: String,
+    /// The change, signed.
+    pub change: String,
+    /// The change in percent of the baseline, signed (`—` when the baseline is 0).
+    pub change_pct: String,
+    /// The 95% interval of the change (`—` when none was computed).
+    pub interval: String,
+    /// `up`, `down` or `flat`.
+    pub direction: &'static str,
+    /// The causal paths that carry the change, largest share first.
+    pub paths: Vec<PathView>,
 }
 
 /// One causal path with its share.
 #[derive(Clone, Debug, Serialize)]
 pub struct PathView {
-    text: String,
-    share: String,
+    /// The path in labels, `a → b → c`.
+    pub text: String,
+    /// Its share of the change, in words.
+    pub share: String,
 }
 
 /// An answer as the templates show it: numbers formatted, names as labels.
@@ -169,12 +179,18 @@ pub struct AnswerView {
     pub translator: String,
     /// Why the configured translator was not the one used, if so.
     pub note: Option<String>,
-    rows: Vec<RowView>,
-    path_method: String,
-    svg: String,
-    unaffected: Vec<String>,
-    warnings: Vec<String>,
-    assumptions: Vec<String>,
+    /// One row per KPI that changes.
+    pub rows: Vec<RowView>,
+    /// How path shares were computed, in a sentence.
+    pub path_method: String,
+    /// The picture of the paths (inline SVG).
+    pub svg: String,
+    /// The KPIs no causal path reaches, as labels.
+    pub unaffected: Vec<String>,
+    /// Where the answer is on thin ice.
+    pub warnings: Vec<String>,
+    /// What the answer rests on.
+    pub assumptions: Vec<String>,
 }
 
 /// The page view of an answer.
@@ -458,10 +474,6 @@ async fn turn(state: &AppState, form: &AskForm) -> Result<(String, String), Stri
                 question: Some(form.question.clone()),
                 view: answer_view.clone(),
             });
-            // Re-store with the id set, so the permalink's page links to itself.
-            if let Some(stored) = state.sessions.lock_answers().back_mut() {
-                stored.1.view.id = answer_view.id.clone();
-            }
             let html = render_fragment(state, "_answer.html", "a", &answer_view)?;
             view["kind"] = "answer".into();
             view["answer_html"] = html.into();

@@ -1,12 +1,14 @@
 //! The HTTP server: `app(state)` builds the router that `causeway serve` runs and
 //! that tests drive in-process.
 //!
-//! It serves the web chat (`/`, [`chat`]), health checks, and the JSON API under
-//! `/api/v1/` ([`api`]); every answer goes through the one [`Planner`].
+//! It serves the web chat (`/`, [`chat`]), health checks, the JSON API under
+//! `/api/v1/` ([`api`]) and the Slack bot under `/slack/` ([`slack`]); every answer
+//! goes through the one [`Planner`].
 
 pub mod api;
 pub mod chat;
 mod health;
+pub mod slack;
 pub mod svg;
 
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub sessions: Arc<chat::Sessions>,
     /// Whether a language model reads questions (otherwise the offline parser).
     pub llm_configured: bool,
+    /// The Slack bot, when a signing secret is configured.
+    pub slack: Option<Arc<slack::Slack>>,
 }
 
 /// Why the application state could not be built.
@@ -43,22 +47,38 @@ pub enum StateError {
     /// A template does not parse (a bug caught at start, not at the first page).
     #[error("templates: {0}")]
     Templates(String),
+    /// The Slack client could not be built.
+    #[error("slack: {0}")]
+    Slack(String),
 }
 
 impl AppState {
-    /// The state for `store` with the translator and default model of `settings`.
+    /// The state for `store` with the translator, default model and Slack bot of
+    /// `settings`; links in Slack answers start with `settings.public_url`, else
+    /// `http://` and the listen address.
     pub fn new(store: Arc<dyn ModelStore>, settings: &Settings) -> Result<Self, StateError> {
         let planner = Planner::new(
             Arc::clone(&store),
             translator(settings)?,
             settings.default_model.clone(),
         );
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", settings.addr));
+        let slack = match &settings.slack {
+            Some(slack) => Some(Arc::new(
+                slack::Slack::new(slack, public_url).map_err(StateError::Slack)?,
+            )),
+            None => None,
+        };
         Ok(AppState {
             store,
             planner: Arc::new(planner),
             templates: Arc::new(templates()?),
             sessions: Arc::new(chat::Sessions::default()),
             llm_configured: settings.llm.is_some(),
+            slack,
         })
     }
 
@@ -97,6 +117,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(chat::router())
+        .merge(slack::router())
         .nest("/api/v1", api::router())
         .with_state(state)
 }
