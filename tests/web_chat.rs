@@ -73,6 +73,9 @@ aliases = ["來客數"]
         "store_sales,returns",
         "--notes",
         &notes,
+        // The same model as files too, for the CLI while a server holds the store.
+        "--output",
+        &dir.join("retail.graphml").to_string_lossy(),
     ]);
     assert_eq!(fitted.code, 0, "{}", fitted.stderr);
     data_dir
@@ -126,12 +129,32 @@ fn questions_in_both_languages_and_typed_queries_get_the_engines_numbers() {
     );
     assert_eq!(typed.status, 200, "{}", typed.body);
     assert_eq!(typed.json()["effects"], english["effects"]);
-    let cli = causeway(&[
+    // One process at a time opens the embedded store: while the server runs, the
+    // CLI says so and exits 2 …
+    let held = causeway(&[
         "--data-dir",
         &data_dir,
         "whatif",
         "--model",
         "retail",
+        "--do",
+        "tv_spend*=0.9",
+    ]);
+    assert_eq!(held.code, 2, "{}", held.stderr);
+    assert!(
+        held.stderr.contains("open in another Causeway process"),
+        "{}",
+        held.stderr
+    );
+    // … and answers from the model's files with the server's numbers.
+    let file = std::path::Path::new(&data_dir)
+        .with_file_name("retail.graphml")
+        .to_string_lossy()
+        .into_owned();
+    let cli = causeway(&[
+        "whatif",
+        "--model",
+        &file,
         "--do",
         "tv_spend*=0.9",
         "--target",

@@ -24,6 +24,7 @@ use causeway_estimators::scm::{
 use causeway_estimators::Error;
 use serde::{Deserialize, Serialize};
 
+use crate::chat::narrative::CheckedNarrative;
 use crate::chat::WhatIfQuery;
 use crate::store::{ModelRef, ModelStore, StoreError};
 
@@ -235,6 +236,10 @@ pub struct WhatIfAnswer {
     pub warnings: Vec<String>,
     /// What the answer rests on.
     pub assumptions: Vec<String>,
+    /// A few sentences by a language model, after every causal claim and number
+    /// in them was checked against the model; only when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narrative: Option<Box<CheckedNarrative>>,
 }
 
 /// Answers `query` with `loaded` (CPU work: call it from a blocking context).
@@ -267,6 +272,7 @@ pub fn answer(
         unaffected,
         warnings,
         assumptions,
+        narrative: None,
     })
 }
 

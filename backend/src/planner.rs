@@ -19,7 +19,9 @@ use std::sync::Arc;
 use causeway_estimators::model::{ModelDocument, Role};
 use causeway_estimators::scm::WhatIfOptions;
 
-use crate::chat::{Conversation, Parsed, QueryError, Translator, TranslatorKind, WhatIfQuery};
+use crate::chat::{
+    narrative, Conversation, Parsed, QueryError, Translator, TranslatorKind, WhatIfQuery,
+};
 use crate::engine::{answer, AnswerCache, EngineError, LoadedModel, ModelCache, WhatIfAnswer};
 use crate::store::{ModelRef, ModelStore, StoreError, MAX_DEPTH};
 
@@ -189,9 +191,22 @@ impl Planner {
             }),
             Parsed::Query(mut query) => {
                 query.model = Some(loaded.document.model_id.clone());
-                let answer = self
+                let mut answer = self
                     .answer_with(&loaded, query.clone(), Some(translation.translator))
                     .await?;
+                // Only a language model that read the question writes about the
+                // answer; after a fallback it is likely down, and the answer should
+                // not wait for it a second time.
+                if translation.translator == TranslatorKind::Llm {
+                    if let Some(text) = self
+                        .translator
+                        .narrate(question, &answer, &loaded.document)
+                        .await
+                    {
+                        answer.narrative =
+                            Some(Box::new(narrative::check(&text, &loaded.document, &answer)));
+                    }
+                }
                 conversation.record(&Parsed::Query(query));
                 Ok(Reply::Answer {
                     answer,

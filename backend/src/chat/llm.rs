@@ -39,6 +39,7 @@ use super::query::{QueryError, WhatIfQuery};
 use super::vocabulary::Vocabulary;
 use super::{Conversation, Parsed, Translation, Translator, TranslatorKind};
 use crate::config::LlmSettings;
+use crate::engine::WhatIfAnswer;
 
 /// The one function the language model is asked to call.
 pub const FUNCTION: &str = "whatif_query";
@@ -54,9 +55,9 @@ pub enum LlmError {
 /// Translates with a language model behind an OpenAI-compatible API.
 #[derive(Clone, Debug)]
 pub struct LlmTranslator {
-    client: Client<OpenAIConfig>,
-    model: String,
-    timeout: Duration,
+    pub(super) client: Client<OpenAIConfig>,
+    pub(super) model: String,
+    pub(super) timeout: Duration,
 }
 
 impl LlmTranslator {
@@ -189,6 +190,21 @@ impl Translator for LlmTranslator {
                     note: Some(format!("{reason}; answered by the offline parser")),
                     ..OfflineTranslator.translate_now(question, model, conversation)
                 }
+            }
+        }
+    }
+
+    async fn narrate(
+        &self,
+        question: &str,
+        answer: &WhatIfAnswer,
+        model: &ModelDocument,
+    ) -> Option<String> {
+        match super::narrative::write(self, question, answer, model).await {
+            Ok(text) => Some(text),
+            Err(reason) => {
+                tracing::info!(%reason, "no narrative");
+                None
             }
         }
     }

@@ -14,6 +14,7 @@
 //! the caller keeps per chat session and passes in.
 
 pub mod llm;
+pub mod narrative;
 pub mod offline;
 pub mod parser;
 pub mod query;
@@ -30,6 +31,7 @@ pub use offline::OfflineTranslator;
 pub use query::{QueryError, WhatIfQuery};
 
 use crate::config::Settings;
+use crate::engine::WhatIfAnswer;
 
 /// What a question became: a query to answer, or a question to ask back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,6 +116,18 @@ pub trait Translator: Send + Sync {
         model: &ModelDocument,
         conversation: &Conversation,
     ) -> Translation;
+
+    /// A few sentences about `answer` for people, written by a language model from
+    /// the answer's own numbers and paths (checked by [`narrative::check`] before
+    /// anyone sees them); none from a translator without one, or when it fails.
+    async fn narrate(
+        &self,
+        _question: &str,
+        _answer: &WhatIfAnswer,
+        _model: &ModelDocument,
+    ) -> Option<String> {
+        None
+    }
 }
 
 /// The translator the settings name: the language model when `CAUSEWAY_LLM_*` is

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::svg::paths_picture;
 use super::AppState;
+use crate::chat::narrative::Action;
 use crate::chat::Conversation;
 use crate::engine::WhatIfAnswer;
 use crate::planner::{labels_of, PlanError, Reply};
@@ -191,6 +192,20 @@ pub struct AnswerView {
     pub warnings: Vec<String>,
     /// What the answer rests on.
     pub assumptions: Vec<String>,
+    /// The language model's checked narrative, when one is configured.
+    pub narrative: Option<NarrativeView>,
+}
+
+/// A checked narrative on the page: the text shown, the check's summary, and the
+/// claims that were corrected or removed.
+#[derive(Clone, Debug, Serialize)]
+pub struct NarrativeView {
+    /// The sentences that passed the check.
+    pub text: String,
+    /// How many claims were checked, kept, corrected and removed.
+    pub summary: String,
+    /// Each corrected or removed claim with the reason.
+    pub changes: Vec<String>,
 }
 
 /// The page view of an answer.
@@ -291,6 +306,24 @@ pub fn answer_view(
         unaffected: answer.unaffected.iter().map(|n| label(n)).collect(),
         warnings: answer.warnings.clone(),
         assumptions: answer.assumptions.clone(),
+        narrative: answer.narrative.as_ref().map(|n| NarrativeView {
+            text: n.text.clone(),
+            summary: n.summary(),
+            changes: n
+                .claims
+                .iter()
+                .filter(|c| c.action != Action::Kept)
+                .map(|c| format!("{} “{}”: {}", action_word(c.action), c.sentence, c.note))
+                .collect(),
+        }),
+    }
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Kept => "kept",
+        Action::Corrected => "corrected",
+        Action::Removed => "removed",
     }
 }
 

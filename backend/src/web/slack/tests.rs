@@ -284,6 +284,7 @@ fn view(rows: Vec<RowView>) -> AnswerView {
         unaffected: vec!["returns".into()],
         warnings: vec!["tv_spend × 0.9 stays inside the observed range".into()],
         assumptions: vec!["no unobserved common cause".into()],
+        narrative: None,
     }
 }
 
