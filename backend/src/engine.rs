@@ -13,8 +13,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::OnceCell;
-
 use causeway_estimators::format::number;
 use causeway_estimators::io::graphml::{read_model, write_model};
 use causeway_estimators::model::ModelDocument;
@@ -23,6 +21,7 @@ use causeway_estimators::scm::{
 };
 use causeway_estimators::Error;
 use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
 
 use crate::chat::narrative::CheckedNarrative;
 use crate::chat::WhatIfQuery;

@@ -550,6 +550,9 @@ fn correct(sentence: &str, verb: &str, occurrence: usize) -> Option<String> {
         return None;
     }
     let at = word_positions(&lower, verb).nth(occurrence)?;
+    if !sentence.is_char_boundary(at) || !sentence.is_char_boundary(at + verb.len()) {
+        return None;
+    }
     let original = &sentence[at..at + verb.len()];
     let replacement = if original.starts_with(|c: char| c.is_uppercase()) {
         let mut chars = opposite.chars();

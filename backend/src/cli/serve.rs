@@ -50,13 +50,17 @@ where
         let address = listener
             .local_addr()
             .context("reading the listen address")?;
-        // Tests and scripts read this first line to find the port.
+        // Tests and scripts read this first line to find the port. A reader that
+        // stops reading (`causeway demo | head -1`) must not stop the server: the
+        // lines are a courtesy, serving is the job.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{address}").context("writing")?;
-        for line in lines {
-            writeln!(out, "{line}").context("writing")?;
+        let printed = std::iter::once(format!("listening on http://{address}"))
+            .chain(lines)
+            .try_for_each(|line| writeln!(out, "{line}"))
+            .and_then(|()| out.flush());
+        if let Err(e) = printed {
+            tracing::warn!(error = %e, "could not print the startup lines; serving anyway");
         }
-        out.flush().context("writing")?;
         drop(out);
         tracing::info!(%address, "serving");
         // Links (in Slack answers) name the bound port, not the `:0` that asked
