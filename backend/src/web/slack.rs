@@ -607,6 +607,11 @@ pub fn answer_message(view: &AnswerView, link: &str) -> Value {
         context.push_str(&format!(" · {}", escape(note)));
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncated(context, 3000)}]}));
+    // The language model's narrative only as it passed the check, with the check.
+    if let Some(narrative) = view.narrative.as_ref().filter(|n| !n.text.is_empty()) {
+        blocks.push(section(escape(&narrative.text)));
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncated(escape(&narrative.summary), 3000)}]}));
+    }
     for chunk in view.rows.chunks(10).take(MAX_FIELD_SECTIONS) {
         let fields: Vec<Value> = chunk
             .iter()

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::web::chat::{AnswerView, PathView, RowView};
+use crate::web::chat::{AnswerView, NarrativeView, PathView, RowView};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const NOW: u64 = 1_531_420_618;
@@ -286,6 +286,33 @@ fn view(rows: Vec<RowView>) -> AnswerView {
         assumptions: vec!["no unobserved common cause".into()],
         narrative: None,
     }
+}
+
+#[test]
+fn a_checked_narrative_is_shown_with_its_check() {
+    let mut view = view(Vec::new());
+    view.narrative = Some(NarrativeView {
+        text: "Cutting TV ads lowers store sales by 20 <mostly through visits>.".into(),
+        summary: "checked against the model: 2 claims, 1 kept, 0 corrected, 1 removed".into(),
+        changes: vec!["removed “Visits raise TV.”: reversed".into()],
+    });
+    let message = answer_message(&view, "https://causeway.example.com/answers/abc");
+    let texts = section_texts(&message);
+    assert_eq!(
+        texts[1],
+        "Cutting TV ads lowers store sales by 20 &lt;mostly through visits&gt;."
+    );
+    let blocks = message["blocks"].as_array().unwrap();
+    assert_eq!(
+        blocks[3]["elements"][0]["text"],
+        "checked against the model: 2 claims, 1 kept, 0 corrected, 1 removed"
+    );
+    // An answer whose narrative lost every sentence shows none.
+    view.narrative.as_mut().unwrap().text.clear();
+    let message = answer_message(&view, "https://causeway.example.com/answers/abc");
+    assert!(!section_texts(&message)
+        .iter()
+        .any(|t| t.contains("Cutting TV ads")));
 }
 
 /// The mrkdwn texts of a message's sections, in order (fields joined by `|`).
