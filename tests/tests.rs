@@ -5,6 +5,7 @@ mod browser;
 mod browser_chat;
 mod cli_demo;
 mod cli_discover;
+mod cli_draft;
 mod cli_estimate;
 mod cli_models;
 mod cli_rca;

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod llm;
 pub mod planner;
 pub mod store;
 pub mod web;

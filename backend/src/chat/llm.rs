@@ -13,20 +13,9 @@
 //! - a timeout, an HTTP or API error, or a reply that is not the expected JSON makes
 //!   the offline parser answer instead, with a note saying why.
 //!
-//! The transport is rustls with the ring provider (see the workspace manifest for
-//! why not aws-lc-rs); the client is built from [`LlmSettings`] only, never from the
-//! `OPENAI_*` environment variables the crate would otherwise read.
+//! The request itself (client from [`LlmSettings`], transport, forced function
+//! call) is [`LlmClient`]'s, shared with `causeway draft`.
 
-use std::time::Duration;
-
-use async_openai::config::OpenAIConfig;
-use async_openai::types::chat::{
-    ChatCompletionNamedToolChoice, ChatCompletionRequestMessage,
-    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage, ChatCompletionTool,
-    ChatCompletionToolChoiceOption, ChatCompletionTools, CreateChatCompletionRequestArgs,
-    FunctionName, FunctionObject,
-};
-use async_openai::Client;
 use async_trait::async_trait;
 use causeway_estimators::error::closest_name;
 use causeway_estimators::model::{ModelDocument, Role};
@@ -40,56 +29,23 @@ use super::vocabulary::Vocabulary;
 use super::{Conversation, Parsed, Translation, Translator, TranslatorKind};
 use crate::config::LlmSettings;
 use crate::engine::WhatIfAnswer;
+pub use crate::llm::LlmError;
+use crate::llm::{CallError, FunctionSpec, LlmClient};
 
 /// The one function the language model is asked to call.
 pub const FUNCTION: &str = "whatif_query";
 
-/// Why an [`LlmTranslator`] could not be built from its settings.
-#[derive(Debug, thiserror::Error)]
-pub enum LlmError {
-    /// A setting that cannot be used as given.
-    #[error("LLM settings: {0}")]
-    Settings(String),
-}
-
 /// Translates with a language model behind an OpenAI-compatible API.
 #[derive(Clone, Debug)]
 pub struct LlmTranslator {
-    pub(super) client: Client<OpenAIConfig>,
-    pub(super) model: String,
-    pub(super) timeout: Duration,
+    pub(super) client: LlmClient,
 }
 
 impl LlmTranslator {
     /// A translator for the endpoint, key, model and timeout in `settings`.
     pub fn new(settings: &LlmSettings) -> Result<Self, LlmError> {
-        let key = settings.api_key.expose();
-        // async-openai turns the key into an HTTP header and panics on one that
-        // cannot be; refuse it here, where it is a settings mistake.
-        if key.chars().any(|c| !(' '..='~').contains(&c)) {
-            return Err(LlmError::Settings(
-                "the API key (CAUSEWAY_LLM_API_KEY) may only hold printable ASCII characters"
-                    .into(),
-            ));
-        }
-        let base_url = settings.base_url.trim_end_matches('/');
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(LlmError::Settings(format!(
-                "the base URL (CAUSEWAY_LLM_BASE_URL) must start with http:// or https://, not `{base_url}`"
-            )));
-        }
-        // reqwest is built without a default crypto provider; ring is the one the
-        // process uses. An error here only means one is installed already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config = OpenAIConfig::new()
-            .with_api_base(base_url)
-            .with_api_key(key)
-            .with_org_id("")
-            .with_project_id("");
         Ok(LlmTranslator {
-            client: Client::with_config(config),
-            model: settings.model.clone(),
-            timeout: settings.timeout,
+            client: LlmClient::new(settings)?,
         })
     }
 
@@ -100,70 +56,22 @@ impl LlmTranslator {
         model: &ModelDocument,
         conversation: &Conversation,
     ) -> Result<Parsed, String> {
-        let request = CreateChatCompletionRequestArgs::default()
-            .model(self.model.clone())
-            .messages(vec![
-                ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
-                    instructions(model, conversation).as_str(),
-                )),
-                ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(
-                    question,
-                )),
-            ])
-            .tools(vec![ChatCompletionTools::Function(ChatCompletionTool {
-                function: FunctionObject {
-                    name: FUNCTION.into(),
-                    description: Some(
-                        "The typed what-if query the question asks, or a clarifying question."
-                            .into(),
-                    ),
-                    parameters: Some(schema(model)),
-                    strict: Some(true),
-                },
-            })])
-            .tool_choice(ChatCompletionToolChoiceOption::Function(
-                ChatCompletionNamedToolChoice {
-                    function: FunctionName {
-                        name: FUNCTION.into(),
-                    },
-                },
-            ))
-            .temperature(0.0)
-            .build()
-            .map_err(|e| format!("the request could not be built ({e})"))?;
-        let seconds = self.timeout.as_secs_f64();
-        let response = tokio::time::timeout(self.timeout, self.client.chat().create(request))
+        let function = FunctionSpec {
+            name: FUNCTION.into(),
+            description: "The typed what-if query the question asks, or a clarifying question."
+                .into(),
+            parameters: schema(model),
+        };
+        let arguments = self
+            .client
+            .call_function(&instructions(model, conversation), question, &function)
             .await
-            .map_err(|_| format!("the language model did not answer within {seconds} s"))?
-            .map_err(|e| {
-                tracing::warn!(error = %e, "language model call failed");
-                match e {
-                    async_openai::error::OpenAIError::JSONDeserialize(..) => {
-                        "the language model's reply was not the JSON expected".to_string()
-                    }
-                    _ => "the language model could not be reached or answered with an error"
-                        .to_string(),
+            .map_err(|e| match e {
+                CallError::NoCall { .. } => {
+                    "the language model did not call the query function".to_string()
                 }
+                other => other.to_string(),
             })?;
-        let message = response
-            .choices
-            .into_iter()
-            .next()
-            .map(|choice| choice.message)
-            .ok_or("the language model's reply had no choices")?;
-        // The function call's arguments; some servers put the JSON in the content.
-        let arguments = message
-            .tool_calls
-            .into_iter()
-            .flatten()
-            .find_map(|call| match call {
-                async_openai::types::chat::ChatCompletionMessageToolCalls::Function(f) => {
-                    Some(f.function.arguments)
-                }
-                _ => None,
-            })
-            .or(message.content)
-            .ok_or("the language model did not call the query function")?;
         let reply: Reply = serde_json::from_str(arguments.trim())
             .map_err(|_| "the language model's reply was malformed JSON".to_string())?;
         Ok(interpret(reply, model, conversation))

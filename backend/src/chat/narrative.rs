@@ -27,11 +27,6 @@ use std::collections::{BTreeSet, HashMap};
 use causeway_estimators::model::ModelDocument;
 use serde::{Deserialize, Serialize};
 
-use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
-};
-
 use super::llm::LlmTranslator;
 use super::vocabulary::{normalize, Vocabulary};
 use crate::engine::WhatIfAnswer;
@@ -219,30 +214,12 @@ pub async fn write(
             "warnings": answer.warnings,
         },
     });
-    let request = CreateChatCompletionRequestArgs::default()
-        .model(llm.model.clone())
-        .messages(vec![
-            ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
-                INSTRUCTIONS,
-            )),
-            ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(
-                facts.to_string().as_str(),
-            )),
-        ])
-        .temperature(0.0)
-        .build()
-        .map_err(|e| format!("the request could not be built ({e})"))?;
-    let response = tokio::time::timeout(llm.timeout, llm.client.chat().create(request))
+    let text = llm
+        .client
+        .complete_text(INSTRUCTIONS, &facts.to_string())
         .await
-        .map_err(|_| "the language model did not answer in time".to_string())?
-        .map_err(|e| format!("the language model failed: {e}"))?;
-    let text = response
-        .choices
-        .into_iter()
-        .next()
-        .and_then(|choice| choice.message.content)
-        .map(|text| text.trim().to_string())
-        .unwrap_or_default();
+        .map_err(|e| e.to_string())?;
+    let text = text.trim().to_string();
     // A narrative is a few sentences; anything longer is not what was asked for.
     if text.is_empty() || text.chars().count() > MAX_NARRATIVE_CHARS {
         return Err(format!(

@@ -6,6 +6,7 @@
 
 mod demo;
 mod discover;
+mod draft;
 mod estimate;
 mod fit;
 mod models;
@@ -50,6 +51,9 @@ enum Command {
     /// Discover a causal graph (CPDAG) from a CSV with PC-stable, background
     /// knowledge and priors.
     Discover(discover::DiscoverArgs),
+    /// Draft priors for `discover --priors` from a document: the configured language
+    /// model lists the causal edges it states, each checked against a verbatim quote.
+    Draft(draft::DraftArgs),
     /// Run the web server (health checks and the JSON API) on the configured store.
     Serve(serve::ServeArgs),
     /// Install three demo models (retail, factory, onboarding) into the store and
@@ -85,6 +89,10 @@ pub enum CommandError {
     /// Settings that cannot be loaded.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The language model is not configured, failed, or replied with nothing usable,
+    /// where a command has nothing to fall back on.
+    #[error("{0}")]
+    Llm(String),
     /// The model store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,9 +104,10 @@ pub enum CommandError {
 impl CommandError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            CommandError::Input(_) | CommandError::Usage(_) | CommandError::Config(_) => {
-                ExitCode::from(2)
-            }
+            CommandError::Input(_)
+            | CommandError::Usage(_)
+            | CommandError::Config(_)
+            | CommandError::Llm(_) => ExitCode::from(2),
             CommandError::Store(StoreError::Backend(_)) | CommandError::Internal(_) => {
                 ExitCode::from(1)
             }
@@ -132,6 +141,9 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Estimate(args) => estimate::run(args),
         Command::Discover(args) => discover::run(args),
+        Command::Draft(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| draft::run(args, &s)),
         Command::Serve(_) => settings()
             .map_err(CommandError::from)
             .and_then(|s| serve::run(&s)),
