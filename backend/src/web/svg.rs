@@ -432,9 +432,7 @@ mod tests {
             r#"data-name="tv" data-role="lever"><title>tv (lever)</title><rect x="16.0" y="16.0" width="150" height="34" rx="8" fill="{lever_fill}""#
         )), "{svg}");
         assert!(
-            svg.contains(&format!(
-                r#"data-role="kpi"><title>sales (kpi)</title><rect x="246.0""#
-            )),
+            svg.contains(r#"data-role="kpi"><title>sales (kpi)</title><rect x="246.0""#),
             "{svg}"
         );
         assert!(svg.contains(&format!(r#"fill="{kpi_fill}""#)));
