@@ -2,6 +2,7 @@
 //! One test binary with a module per area keeps link time down.
 
 mod browser;
+mod browser_browse;
 mod browser_chat;
 mod cli_demo;
 mod cli_discover;
@@ -14,4 +15,5 @@ mod server;
 mod slack;
 mod store_conformance;
 mod store_neo4j;
+mod web_browse;
 mod web_chat;

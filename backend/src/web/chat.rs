@@ -174,7 +174,8 @@ pub struct AnswerView {
     pub kind_sentence: String,
     /// `name@version`.
     pub model_id: String,
-    /// Where the model can be read.
+    /// Where the model can be read: its page in the model browser (the JSON is at
+    /// `/api/v1` + the same path).
     pub model_link: String,
     /// Which parser read the question.
     pub translator: String,
@@ -293,7 +294,7 @@ pub fn answer_view(
         kind: answer.kind.name(),
         kind_sentence,
         model_id: answer.model.clone(),
-        model_link: format!("/api/v1/models/{}", answer.model),
+        model_link: format!("/models/{}", answer.model),
         translator: answer.translator.clone().unwrap_or_else(|| "query".into()),
         note,
         rows,
@@ -596,7 +597,8 @@ fn urlencode(text: &str) -> String {
     out
 }
 
-fn render(
+/// Renders a page template with `status`; a template error is a logged 500.
+pub(super) fn render(
     state: &AppState,
     template: &str,
     context: &tera::Context,
@@ -642,7 +644,8 @@ fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn internal(cause: &str) -> Response {
+/// The opaque 500 page, with `cause` in the log only.
+pub(super) fn internal(cause: &str) -> Response {
     tracing::error!(%cause, "web page failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,11 +1,13 @@
 //! The HTTP server: `app(state)` builds the router that `causeway serve` runs and
 //! that tests drive in-process.
 //!
-//! It serves the web chat (`/`, [`chat`]), health checks, the JSON API under
+//! It serves the web chat (`/`, [`chat`]), the model browser (`/models`,
+//! [`browse`]), health checks, the JSON API under
 //! `/api/v1/` ([`api`]) and the Slack bot under `/slack/` ([`slack`]); every answer
 //! goes through the one [`Planner`].
 
 pub mod api;
+pub mod browse;
 pub mod chat;
 mod health;
 pub mod slack;
@@ -107,6 +109,16 @@ pub fn templates() -> Result<Tera, StateError> {
             include_str!("../../../templates/_answer.html"),
         ),
         ("_turn.html", include_str!("../../../templates/_turn.html")),
+        (
+            "models.html",
+            include_str!("../../../templates/models.html"),
+        ),
+        ("model.html", include_str!("../../../templates/model.html")),
+        ("diff.html", include_str!("../../../templates/diff.html")),
+        (
+            "browse_error.html",
+            include_str!("../../../templates/browse_error.html"),
+        ),
     ])
     .map_err(|e| StateError::Templates(format!("{e:?}")))?;
     Ok(tera)
@@ -117,6 +129,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(chat::router())
+        .merge(browse::router())
         .merge(slack::router())
         .nest("/api/v1", api::router())
         .with_state(state)
