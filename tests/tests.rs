@@ -1,6 +1,7 @@
 //! End-to-end tests: the `causeway` binary run as a process, as a user runs it.
 //! One test binary with a module per area keeps link time down.
 
+mod auth;
 mod browser;
 mod browser_browse;
 mod browser_chat;

@@ -1,6 +1,7 @@
 //! Causeway's application layer: the command line today; the server, stores and
 //! chat build on it.
 
+pub mod auth;
 pub mod chat;
 pub mod cli;
 pub mod clock;

@@ -12,6 +12,7 @@ mod fit;
 mod models;
 mod rca;
 mod serve;
+mod token;
 mod whatif;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::auth::TokenError;
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::store::StoreError;
 
@@ -65,6 +67,9 @@ enum Command {
     Import(models::ImportArgs),
     /// Print a stored model as GraphML.
     Export(models::ExportArgs),
+    /// Create, list and revoke the access tokens of the server (in the data
+    /// directory; without any, the server is open).
+    Token(token::TokenArgs),
 }
 
 /// How results are printed.
@@ -96,6 +101,9 @@ pub enum CommandError {
     /// The model store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The token file refused or failed.
+    #[error(transparent)]
+    Tokens(#[from] TokenError),
     /// Anything else (I/O on standard output, a bug).
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -112,6 +120,8 @@ impl CommandError {
                 ExitCode::from(1)
             }
             CommandError::Store(_) => ExitCode::from(2),
+            CommandError::Tokens(TokenError::Io { .. }) => ExitCode::from(1),
+            CommandError::Tokens(_) => ExitCode::from(2),
         }
     }
 }
@@ -168,6 +178,9 @@ pub fn main() -> ExitCode {
         Command::Rca(args) => settings()
             .map_err(CommandError::from)
             .and_then(|s| rca::run(args, &s)),
+        Command::Token(args) => settings()
+            .map_err(CommandError::from)
+            .and_then(|s| token::run(args, &s)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

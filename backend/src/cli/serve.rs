@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::CommandError;
+use crate::auth::TokenStore;
 use crate::config::Settings;
 use crate::store::{self, ModelStore};
 use crate::web::{serve, AppState};
@@ -43,6 +44,14 @@ where
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let store = store::open(settings).await?;
+        // A token file that cannot be read would refuse every request: say so now,
+        // before anything listens.
+        match TokenStore::new(&settings.data_dir).current()? {
+            tokens if tokens.is_empty() => {
+                tracing::warn!("open: no tokens configured, so everyone may read and write");
+            }
+            tokens => tracing::info!(tokens = tokens.len(), "a token is required"),
+        }
         let lines = prepare(Arc::clone(&store)).await?;
         let listener = tokio::net::TcpListener::bind(&settings.addr)
             .await

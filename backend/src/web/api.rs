@@ -1,27 +1,47 @@
 //! The JSON API under `/api/v1/`. Errors have one shape, `{"error": {"code",
 //! "message"}}`: user mistakes are 4xx with a message a person can act on; store
 //! failures are an opaque 500, logged with their cause.
+//!
+//! Reading needs a viewer token (checked in front of every route, see
+//! [`super::auth`]); importing and deleting model versions take an [`Analyst`].
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::auth::Analyst;
 use super::AppState;
 use crate::chat::{Conversation, WhatIfQuery};
 use crate::engine::WhatIfAnswer;
 use crate::planner::{PlanError, Reply};
-use crate::store::{ModelRef, ModelSummary, StoreError};
+use crate::store::{validate_name, ModelRef, ModelSummary, StoreError};
+use causeway_estimators::io::graphml::{read_model, write_model};
 use causeway_estimators::model::ModelDocument;
 
+/// The largest GraphML document `PUT /api/v1/models/{name}` accepts. Model documents
+/// of thousands of variables are a few MiB; the limit keeps one request from filling
+/// memory.
+pub const MAX_GRAPHML_BYTES: usize = 16 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
+    let import = put(import_model)
+        .post(import_model)
+        .layer(DefaultBodyLimit::max(MAX_GRAPHML_BYTES))
+        .layer(middleware::from_fn(refuse_declared_oversize));
     Router::new()
         .route("/models", get(list_models))
-        .route("/models/{reference}", get(get_model))
+        .route(
+            "/models/{reference}",
+            get(get_model).delete(delete_model).merge(import),
+        )
+        .route("/models/{reference}/graphml", get(get_graphml))
         .route("/whatif", post(whatif))
 }
 
@@ -55,7 +75,8 @@ pub fn plan_error_status(error: &PlanError) -> StatusCode {
     }
 }
 
-fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+/// The API's one error shape.
+pub(super) fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(json!({"error": {"code": code, "message": message}})),
@@ -173,4 +194,152 @@ async fn get_model(
 ) -> Result<Json<ModelDocument>, ApiError> {
     let reference = ModelRef::parse(&reference)?;
     Ok(Json(state.store.get(&reference).await?))
+}
+
+/// `GET /api/v1/models/{ref}/graphml`: the stored version as a GraphML document, as
+/// `causeway export` writes it.
+async fn get_graphml(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let reference = ModelRef::parse(&reference)?;
+    let model = state.store.get(&reference).await?;
+    let graphml = write_model(&model).map_err(|e| {
+        ApiError(StoreError::Backend(format!(
+            "writing `{}` as GraphML: {e}",
+            model.model_id
+        )))
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/graphml+xml; charset=utf-8"),
+        )],
+        graphml,
+    )
+        .into_response())
+}
+
+/// Refuses a body that declares more than [`MAX_GRAPHML_BYTES`] at once: the body
+/// extractor's limit only trips once that much has arrived, and a client should not
+/// have to send 16 MiB to learn that 17 are too many.
+async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_GRAPHML_BYTES as u64) {
+        return error_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!(
+                "the body is over the limit; send at most {} MiB of GraphML",
+                MAX_GRAPHML_BYTES / (1024 * 1024)
+            ),
+        );
+    }
+    next.run(request).await
+}
+
+/// `PUT` or `POST /api/v1/models/{name}` with a GraphML body: stores it as the next
+/// version of `name` (whatever name the document gives), as `causeway import --name`
+/// does. 201 with the new version's id; 400 for a body that is not a model document,
+/// 422 for a graph with a cycle, 413 over [`MAX_GRAPHML_BYTES`].
+async fn import_model(
+    _: Analyst,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    validate_name(&name).map_err(|e| ApiError(e).into_response())?;
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "invalid_request"
+        };
+        error_body(
+            status,
+            code,
+            &format!(
+                "{}; send at most {} MiB of GraphML",
+                rejection.body_text(),
+                MAX_GRAPHML_BYTES / (1024 * 1024)
+            ),
+        )
+    })?;
+    if body.is_empty() {
+        return Err(error_body(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request body is empty; send the model document as GraphML",
+        ));
+    }
+    // Parsing a document of several MiB is CPU work: keep it off the async threads.
+    // The closure says what went wrong (status, code, message); the response is
+    // built here.
+    let parsed = tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&body).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                "invalid_graphml",
+                format!("the body is not UTF-8 text: {e}"),
+            )
+        })?;
+        read_model(text, "request body").map_err(|e| match e {
+            causeway_estimators::Error::Cyclic { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_model",
+                e.to_string(),
+            ),
+            _ => (StatusCode::BAD_REQUEST, "invalid_graphml", e.to_string()),
+        })
+    })
+    .await
+    .map_err(|e| ApiError(StoreError::Backend(format!("parsing task: {e}"))).into_response())?;
+    let mut model = parsed.map_err(|(status, code, message)| error_body(status, code, &message))?;
+    model.name = name;
+    let saved = state
+        .store
+        .save(model)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+    let location = format!("/api/v1/models/{}", saved.model_id);
+    let mut response = (
+        StatusCode::CREATED,
+        Json(json!({
+            "model_id": saved.model_id,
+            "name": saved.name,
+            "version": saved.version,
+            "variables": saved.variables.len(),
+            "edges": saved.edges.len(),
+        })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// `DELETE /api/v1/models/{name}@{version}`: deletes that version (204); the other
+/// versions keep their numbers. A reference without a version is refused, so that
+/// a delete never depends on which version happens to be the latest.
+async fn delete_model(
+    _: Analyst,
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let parsed = ModelRef::parse(&reference)?;
+    let Some(version) = parsed.version else {
+        return Err(ApiError(StoreError::InvalidReference(format!(
+            "`{reference}`: name the version to delete, as `{}@N`",
+            parsed.name
+        ))));
+    };
+    state.store.delete(&parsed.name, version).await?;
+    tracing::info!(model = %parsed, "model version deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use causeway_estimators::model::{ModelDocument, Role};
 use causeway_estimators::scm::AnswerKind;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::svg::paths_picture;
 use super::AppState;
 use crate::chat::narrative::Action;
@@ -411,7 +412,11 @@ struct PageQuery {
     c: Option<String>,
 }
 
-async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
+async fn page(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    Query(query): Query<PageQuery>,
+) -> Response {
     let session = query.c.as_deref().and_then(|c| state.sessions.session(c));
     let models: Vec<String> = match state.planner.store.list().await {
         Ok(list) => list.into_iter().map(|m| m.name).collect(),
@@ -422,6 +427,14 @@ async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> 
         .clone()
         .or_else(|| session.as_ref().and_then(|s| s.model.clone()));
     let mut context = tera::Context::new();
+    context.insert(
+        "access",
+        &caller.as_ref().map(|Extension(caller)| caller.describe()),
+    );
+    context.insert(
+        "signed_in",
+        &matches!(caller, Some(Extension(Caller::Token(_)))),
+    );
     context.insert("models", &models);
     context.insert("translator", state.translator_name());
     context.insert("conversation", &query.c.clone().unwrap_or_default());
@@ -584,7 +597,7 @@ async fn answer_page(State(state): State<AppState>, Path(id): Path<String>) -> R
     }
 }
 
-fn urlencode(text: &str) -> String {
+pub(super) fn urlencode(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         match b {
@@ -637,7 +650,7 @@ fn plan_error_page(error: &PlanError) -> Response {
     (status, Html(body)).into_response()
 }
 
-fn html_escape(text: &str) -> String {
+pub(super) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

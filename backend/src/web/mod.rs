@@ -4,9 +4,12 @@
 //! It serves the web chat (`/`, [`chat`]), the model browser (`/models`,
 //! [`browse`]), health checks, the JSON API under
 //! `/api/v1/` ([`api`]) and the Slack bot under `/slack/` ([`slack`]); every answer
-//! goes through the one [`Planner`].
+//! goes through the one [`Planner`]. [`auth::authenticate`] stands in front of all
+//! of them: once any token exists, only the health checks, the login form and Slack
+//! (which checks its own signatures) answer without one.
 
 pub mod api;
+pub mod auth;
 pub mod browse;
 pub mod chat;
 mod health;
@@ -15,9 +18,10 @@ pub mod svg;
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{middleware, Router};
 use tera::Tera;
 
+use crate::auth::TokenStore;
 use crate::chat::translator;
 use crate::config::Settings;
 use crate::planner::Planner;
@@ -38,6 +42,9 @@ pub struct AppState {
     pub llm_configured: bool,
     /// The Slack bot, when a signing secret is configured.
     pub slack: Option<Arc<slack::Slack>>,
+    /// The access tokens (`tokens.json` in the data directory, re-read when it
+    /// changes); none means the server is open.
+    pub tokens: Arc<TokenStore>,
 }
 
 /// Why the application state could not be built.
@@ -81,6 +88,7 @@ impl AppState {
             sessions: Arc::new(chat::Sessions::default()),
             llm_configured: settings.llm.is_some(),
             slack,
+            tokens: Arc::new(TokenStore::new(&settings.data_dir)),
         })
     }
 
@@ -119,20 +127,23 @@ pub fn templates() -> Result<Tera, StateError> {
             "browse_error.html",
             include_str!("../../../templates/browse_error.html"),
         ),
+        ("login.html", include_str!("../../../templates/login.html")),
     ])
     .map_err(|e| StateError::Templates(format!("{e:?}")))?;
     Ok(tera)
 }
 
-/// The whole application's routes.
+/// The whole application's routes, every one behind the token check.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(auth::router())
         .merge(chat::router())
         .merge(browse::router())
         .merge(slack::router())
         .nest("/api/v1", api::router())
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(state, auth::authenticate))
 }
 
 /// Serves `app` on `listener` until Ctrl-C or SIGTERM.
