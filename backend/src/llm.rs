@@ -147,14 +147,8 @@ impl LlmClient {
         user: &str,
         function: &FunctionSpec,
     ) -> Result<String, CallError> {
-        let request = CreateChatCompletionRequestArgs::default()
-            .model(self.model.clone())
-            .messages(vec![
-                ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
-                    system,
-                )),
-                ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(user)),
-            ])
+        let request = self
+            .request(system, user)
             .tools(vec![ChatCompletionTools::Function(ChatCompletionTool {
                 function: FunctionObject {
                     name: function.name.clone(),
@@ -170,7 +164,6 @@ impl LlmClient {
                     },
                 },
             ))
-            .temperature(0.0)
             .build()
             .map_err(|e| CallError::Build(e.to_string()))?;
         let message = self.send(request).await?;
@@ -194,7 +187,18 @@ impl LlmClient {
     /// # Errors
     /// A [`CallError`] saying what went wrong; the call is never retried.
     pub async fn complete_text(&self, system: &str, user: &str) -> Result<String, CallError> {
-        let request = CreateChatCompletionRequestArgs::default()
+        let request = self
+            .request(system, user)
+            .build()
+            .map_err(|e| CallError::Build(e.to_string()))?;
+        Ok(self.send(request).await?.content.unwrap_or_default())
+    }
+
+    /// The request every call starts from: this client's model, `system` and
+    /// `user`, temperature 0.
+    fn request(&self, system: &str, user: &str) -> CreateChatCompletionRequestArgs {
+        let mut request = CreateChatCompletionRequestArgs::default();
+        request
             .model(self.model.clone())
             .messages(vec![
                 ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
@@ -202,10 +206,8 @@ impl LlmClient {
                 )),
                 ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(user)),
             ])
-            .temperature(0.0)
-            .build()
-            .map_err(|e| CallError::Build(e.to_string()))?;
-        Ok(self.send(request).await?.content.unwrap_or_default())
+            .temperature(0.0);
+        request
     }
 
     /// Sends `request` within the timeout and returns the first choice's message.

@@ -308,4 +308,4 @@ fn instructions(model: &ModelDocument, conversation: &Conversation) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

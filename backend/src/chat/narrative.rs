@@ -22,15 +22,16 @@
 //! answer's own numbers (to the precision written) removes its sentence, since the
 //! language model may not produce numbers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use causeway_estimators::model::ModelDocument;
 use serde::{Deserialize, Serialize};
 
 use super::llm::LlmTranslator;
-use super::vocabulary::{normalize, Vocabulary};
+use super::vocabulary::{is_cjk, normalize, Vocabulary};
 use crate::engine::WhatIfAnswer;
 use crate::planner::labels_of;
+use crate::store::{traversal, MAX_DEPTH};
 
 /// The direction a claim states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -504,10 +505,6 @@ fn word_positions<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usiz
     })
 }
 
-fn is_cjk(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
-}
-
 /// `sentence` with the `occurrence`-th `verb` replaced by its opposite, keeping an
 /// initial capital; none when that verb cannot be found as written.
 fn correct(sentence: &str, verb: &str, occurrence: usize) -> Option<String> {
@@ -549,44 +546,37 @@ fn correct(sentence: &str, verb: &str, occurrence: usize) -> Option<String> {
 }
 
 /// The model's directed edges with their effects.
-struct Graph {
-    children: HashMap<String, Vec<(String, Option<f64>)>>,
+struct Graph<'a> {
+    document: &'a ModelDocument,
+    children: HashMap<&'a str, Vec<(&'a str, Option<f64>)>>,
 }
 
-impl Graph {
-    fn new(document: &ModelDocument) -> Graph {
-        let mut children: HashMap<String, Vec<(String, Option<f64>)>> = HashMap::new();
+impl<'a> Graph<'a> {
+    fn new(document: &'a ModelDocument) -> Graph<'a> {
+        let mut children: HashMap<&str, Vec<(&str, Option<f64>)>> = HashMap::new();
         for edge in &document.edges {
             children
-                .entry(edge.source.clone())
+                .entry(edge.source.as_str())
                 .or_default()
-                .push((edge.target.clone(), edge.effect));
+                .push((edge.target.as_str(), edge.effect));
         }
-        Graph { children }
+        Graph { document, children }
     }
 
-    fn reaches(&self, from: &str, to: &str) -> bool {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![from];
-        while let Some(node) = stack.pop() {
-            for (child, _) in self.children.get(node).into_iter().flatten() {
-                if child == to {
-                    return true;
-                }
-                if seen.insert(child.as_str()) {
-                    stack.push(child);
-                }
-            }
-        }
-        false
+    /// The variables with a directed path to `variable`, by the store's traversal.
+    fn causes_of(&self, variable: &str) -> Vec<String> {
+        traversal::ancestors(self.document, variable, MAX_DEPTH).unwrap_or_default()
     }
 
     /// The total effect of `from` on `to`: the sum over directed paths of the
     /// products of the edges' effects; none when an edge on a path has none.
+    /// `causes` are the causes of `to`: only edges into them or into `to` lie on
+    /// a path.
     fn total_effect(
         &self,
         from: &str,
         to: &str,
+        causes: &[String],
         memo: &mut HashMap<String, Option<f64>>,
     ) -> Option<f64> {
         if from == to {
@@ -596,11 +586,11 @@ impl Graph {
             return *known;
         }
         let mut total = Some(0.0);
-        for (child, effect) in self.children.get(from).into_iter().flatten() {
-            if child != to && !self.reaches(child, to) {
+        for &(child, effect) in self.children.get(from).into_iter().flatten() {
+            if child != to && !causes.iter().any(|c| c == child) {
                 continue;
             }
-            total = match (total, effect, self.total_effect(child, to, memo)) {
+            total = match (total, effect, self.total_effect(child, to, causes, memo)) {
                 (Some(t), Some(e), Some(rest)) => Some(t + e * rest),
                 _ => None,
             };
@@ -611,8 +601,9 @@ impl Graph {
 
     fn judge(&self, claim: &Claim) -> (Verdict, String) {
         let (cause, effect) = (&claim.cause, &claim.effect);
-        if !self.reaches(cause, effect) {
-            return if self.reaches(effect, cause) {
+        let causes = self.causes_of(effect);
+        if !causes.contains(cause) {
+            return if self.causes_of(cause).contains(effect) {
                 (
                     Verdict::Reversed,
                     format!("the model has `{effect}` causing `{cause}`, not the other way"),
@@ -630,7 +621,7 @@ impl Graph {
                 format!("`{cause}` → `{effect}` is a causal path of the model"),
             );
         }
-        match self.total_effect(cause, effect, &mut HashMap::new()) {
+        match self.total_effect(cause, effect, &causes, &mut HashMap::new()) {
             None => (
                 Verdict::Supported,
                 format!("`{cause}` → `{effect}` is a causal path; its direction is not checked (a mechanism without a linear effect)"),

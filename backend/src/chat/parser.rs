@@ -28,7 +28,7 @@ use causeway_estimators::model::{ModelDocument, Role, VariableKind};
 use causeway_estimators::scm::{Intervention, Op};
 
 use super::query::{QueryError, WhatIfQuery};
-use super::vocabulary::{normalize, whole_word, Entry, Match, Mention, Vocabulary};
+use super::vocabulary::{is_cjk, normalize, whole_word, Entry, Match, Mention, Vocabulary};
 use super::{Conversation, Parsed};
 
 /// Questions longer than this (in characters) are refused with a clarifying reply
@@ -783,10 +783,6 @@ impl Lang {
             Lang::Chinese => chinese.to_string(),
         }
     }
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{3400}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
 }
 
 /// What an action word does to its lever.

@@ -227,6 +227,12 @@ pub(super) fn whole_word(text: &str, start: usize, end: usize) -> bool {
     left && right
 }
 
+/// Whether `c` is a Chinese character (CJK unified or compatibility ideograph):
+/// such terms match anywhere, and such text is written without spaces.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}')
+}
+
 /// Folds `text` to the form every comparison uses (see the module docs).
 pub fn normalize(text: &str) -> String {
     let mut folded: Vec<char> = Vec::with_capacity(text.len());

@@ -7,7 +7,7 @@
 //! follow-up ("and if by 20%?") amends the last query of its own conversation.
 //! Every number on the page comes from the planner, i.e. the what-if engine.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use axum::extract::{Extension, Form, Path, Query, State};
@@ -24,9 +24,11 @@ use super::auth::Caller;
 use super::svg::paths_picture;
 use super::AppState;
 use crate::chat::narrative::Action;
+use crate::chat::vocabulary::is_cjk;
 use crate::chat::Conversation;
 use crate::engine::WhatIfAnswer;
 use crate::planner::{labels_of, PlanError, Reply};
+use crate::store::{traversal, MAX_DEPTH};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -357,21 +359,16 @@ fn suggestions(document: &ModelDocument) -> Vec<String> {
         .filter(|v| v.role == Role::Kpi)
         .collect();
     let mut out = Vec::new();
-    let chinese = |aliases: &[String]| {
-        aliases
-            .iter()
-            .find(|a| a.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
-            .cloned()
-    };
+    let chinese = |aliases: &[String]| aliases.iter().find(|a| a.chars().any(is_cjk)).cloned();
     // The first question names a KPI the lever reaches, so its answer shows a
     // change rather than "unaffected".
     let reached = levers
         .first()
-        .map(|lever| downstream_of(document, &lever.name))
+        .and_then(|lever| traversal::descendants(document, &lever.name, MAX_DEPTH).ok())
         .unwrap_or_default();
     let kpi = kpis
         .iter()
-        .find(|k| reached.contains(k.name.as_str()))
+        .find(|k| reached.contains(&k.name))
         .or(kpis.first());
     if let (Some(lever), Some(kpi)) = (levers.first(), kpi) {
         out.push(format!(
@@ -390,20 +387,6 @@ fn suggestions(document: &ModelDocument) -> Vec<String> {
         ));
     }
     out
-}
-
-/// The variables a directed path of the document's edges reaches from `source`.
-fn downstream_of<'a>(document: &'a ModelDocument, source: &str) -> BTreeSet<&'a str> {
-    let mut reached = BTreeSet::new();
-    let mut frontier = vec![source];
-    while let Some(node) = frontier.pop() {
-        for edge in document.edges.iter().filter(|e| e.source == node) {
-            if reached.insert(edge.target.as_str()) {
-                frontier.push(edge.target.as_str());
-            }
-        }
-    }
-    reached
 }
 
 #[derive(Debug, Deserialize)]

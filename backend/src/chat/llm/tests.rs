@@ -20,11 +20,12 @@ const QUESTION: &str = "If we cut TV ads by 10%, what happens to store sales?";
 
 /// What the fake server answers, and what it was asked.
 #[derive(Clone)]
-struct Replay {
+pub(in crate::chat) struct Replay {
     status: StatusCode,
     body: &'static str,
     delay: Duration,
-    requests: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+    /// Each request's headers and JSON body, in order.
+    pub(in crate::chat) requests: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
 }
 
 async fn completions(
@@ -43,8 +44,9 @@ async fn completions(
     )
 }
 
-/// Starts the fake server on 127.0.0.1:0 and a translator pointed at it.
-async fn start(
+/// Starts the fake server on 127.0.0.1:0 and a translator pointed at it (also
+/// used by the narrative's tests).
+pub(in crate::chat) async fn start(
     status: StatusCode,
     body: &'static str,
     delay: Duration,

@@ -2,18 +2,15 @@
 //! wrong-sign claims in English and Chinese, action words that turn a direction
 //! around, and numbers that are not the answer's.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::StatusCode;
 use causeway_estimators::scm::{AnswerKind, Intervention, Op, PathShare, TargetEffect};
-use serde_json::Value;
 
 use super::*;
+use crate::chat::llm::tests::{start, Replay};
 use crate::chat::query::tests::retail_model;
 use crate::chat::{Translator, WhatIfQuery};
-use crate::config::{LlmSettings, Secret};
 
 /// The chat's retail model with linear effects on its edges: TV and search raise
 /// visits, visits raise sales, price lowers sales and raises margin, sales raise
@@ -233,38 +230,14 @@ fn sentences_split_on_english_and_chinese_marks_but_not_decimals() {
     );
 }
 
-/// A local chat-completions server that replays `body` and keeps the request.
-async fn recorded_server(body: &'static str) -> (LlmTranslator, Arc<Mutex<Vec<Value>>>) {
-    let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let kept = Arc::clone(&requests);
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(move |Json(request): Json<Value>| {
-            let kept = Arc::clone(&kept);
-            async move {
-                kept.lock().unwrap().push(request);
-                ([("content-type", "application/json")], body)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let translator = LlmTranslator::new(&LlmSettings {
-        base_url: format!("http://{addr}/v1"),
-        api_key: Secret::new("test-key"),
-        model: "recorded-model".into(),
-        timeout: Duration::from_secs(5),
-    })
-    .unwrap();
-    (translator, requests)
+/// The chat's recorded-reply server (see the translator's tests), answering `body`.
+async fn recorded_server(body: &'static str) -> (LlmTranslator, Replay) {
+    start(StatusCode::OK, body, Duration::ZERO, Duration::from_secs(5)).await
 }
 
 #[tokio::test]
 async fn a_recorded_narrative_is_written_from_the_answer_and_checked() {
-    let (llm, requests) =
+    let (llm, replay) =
         recorded_server(include_str!("../../../tests/data/llm/narrative.json")).await;
     let document = model();
     let question = "If we cut TV ads by 10%, what happens to store sales?";
@@ -290,7 +263,7 @@ async fn a_recorded_narrative_is_written_from_the_answer_and_checked() {
         ]
     );
     // The model was given the answer's numbers and labels, and no tools.
-    let request = requests.lock().unwrap()[0].clone();
+    let request = replay.requests.lock().unwrap()[0].1.clone();
     assert!(request.get("tools").is_none(), "{request}");
     let facts = request["messages"][1]["content"].as_str().unwrap();
     assert!(facts.contains("\"change\":-20.0"), "{facts}");
