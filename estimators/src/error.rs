@@ -65,6 +65,9 @@ pub enum Error {
     /// An argument or option is out of its allowed range or inconsistent with others.
     #[error("invalid input: {message}")]
     InvalidInput { message: String },
+    /// The caller's [`crate::progress::Progress`] asked the computation to stop.
+    #[error("cancelled before it finished")]
+    Cancelled,
 }
 
 impl Error {

@@ -15,6 +15,8 @@
 //! [`discover`] finds a causal graph from data (PC-stable with background knowledge
 //! and priors) when none is declared.
 //!
+//! [`progress`] lets long computations report how far they are and be cancelled.
+//!
 //! [`learners`] holds the regression and classification models the estimators use
 //! for nuisance functions; [`linalg`] the small dense linear algebra they share.
 
@@ -29,6 +31,7 @@ pub mod io;
 pub mod learners;
 pub mod linalg;
 pub mod model;
+pub mod progress;
 pub mod refute;
 pub mod scm;
 pub mod stats;

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::graph::CausalGraph;
 use crate::learners::forest::ForestParams;
 use crate::model::{Role, VariableKind};
+use crate::progress::{Progress, Silent};
 use crate::scm::mechanism::{check_fittable, held_out_fit, Mechanism, MechanismKind, ParentDesign};
 use crate::scm::{EdgeEffect, NodeMechanism, ScmNode, StructuralModel, Support, FORMAT_VERSION};
 use crate::stats::{two_sided_p, Z_975};
@@ -94,6 +95,21 @@ impl StructuralModel {
     /// in the graph, a variable that never varies, too few rows, or a singular
     /// design.
     pub fn fit(data: &Dataset, graph: &CausalGraph, options: &FitOptions) -> Result<Self> {
+        Self::fit_with_progress(data, graph, options, &Silent)
+    }
+
+    /// [`StructuralModel::fit`], reporting one step per variable to `progress`
+    /// (stage "fitting `NAME`", before that variable's mechanism is fitted) and
+    /// stopping between variables when it cancels.
+    ///
+    /// # Errors
+    /// As [`StructuralModel::fit`], and [`Error::Cancelled`] from `progress`.
+    pub fn fit_with_progress(
+        data: &Dataset,
+        graph: &CausalGraph,
+        options: &FitOptions,
+        progress: &dyn Progress,
+    ) -> Result<Self> {
         if let Some(latent) = graph.latent_names().first() {
             return Err(Error::invalid_input(format!(
                 "the graph declares a hidden common cause (`{latent}`, from a `<->` edge); a structural model needs every common cause observed — add it as a column or remove the edge"
@@ -160,6 +176,7 @@ impl StructuralModel {
 
         let mut nodes = Vec::with_capacity(order.len());
         for (index, name) in order.iter().enumerate() {
+            progress.step(&format!("fitting `{name}`"), index, order.len())?;
             let y = Array1::from(values[index].to_vec());
             let support = support(values[index]);
             let mechanism = if parents[index].is_empty() {
@@ -254,6 +271,7 @@ impl StructuralModel {
             synthetic: false,
             options: options.clone(),
         };
+        progress.step("computing edge effects", order.len(), order.len())?;
         assign_roles(&mut model, &options.levers, &options.kpis)?;
         for index in 0..model.nodes.len() {
             let edges = edge_effects(&model, index)?;

@@ -651,3 +651,44 @@ fn a_forest_document_without_its_mechanisms_cannot_be_rebuilt() {
         .to_string();
     assert!(message.contains("forest-additive"), "{message}");
 }
+
+#[test]
+fn a_fit_reports_one_step_per_variable_and_stops_when_cancelled() {
+    let truth = linear(300, 15);
+    let steps = std::sync::Mutex::new(Vec::new());
+    let record = |stage: &str, done: usize, total: usize| {
+        steps.lock().unwrap().push((stage.to_string(), done, total));
+        Ok(())
+    };
+    let model =
+        StructuralModel::fit_with_progress(&truth.data, &truth.graph, &options(&[], &[]), &record)
+            .unwrap();
+    let steps = steps.into_inner().unwrap();
+    let n = model.nodes.len();
+    assert_eq!(steps.len(), n + 1, "{steps:?}");
+    for (i, (stage, done, total)) in steps.iter().enumerate() {
+        assert_eq!((*done, *total), (i, n), "{steps:?}");
+        if i < n {
+            assert_eq!(stage, &format!("fitting `{}`", model.nodes[i].name));
+        }
+    }
+
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let cancel_at_third = |_: &str, done: usize, _: usize| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if done == 2 {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    let error = StructuralModel::fit_with_progress(
+        &truth.data,
+        &truth.graph,
+        &options(&[], &[]),
+        &cancel_at_third,
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::Cancelled), "{error}");
+    assert_eq!(seen.into_inner(), 3, "no variable is fitted after the cancel");
+}
