@@ -103,6 +103,16 @@ pub struct Settings {
     /// The address people reach the server at (`https://causeway.example.com`), for
     /// links in Slack answers; none: `http://` and the listen address.
     pub public_url: Option<String>,
+    /// The largest upload (CSV and DAG together) the server accepts for a fit job
+    /// or an estimate, in bytes. Uploads are streamed to disk, so this bounds disk,
+    /// not memory.
+    pub max_upload_bytes: u64,
+}
+
+impl Settings {
+    /// The upload limit when none is configured: 256 MiB, a few million rows of a
+    /// few dozen columns.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 }
 
 impl Default for Settings {
@@ -115,6 +125,7 @@ impl Default for Settings {
             default_model: None,
             slack: None,
             public_url: None,
+            max_upload_bytes: Settings::DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -137,6 +148,7 @@ struct FileSettings {
     slack_bot_token: Option<Secret>,
     slack_api_url: Option<String>,
     public_url: Option<String>,
+    max_upload_mb: Option<f64>,
 }
 
 /// Values given on the command line, which win over everything else.
@@ -206,6 +218,7 @@ impl Settings {
         let mut slack_bot_token = file.slack_bot_token;
         let mut slack_api_url = file.slack_api_url;
         settings.public_url = file.public_url;
+        let mut max_upload_mb = file.max_upload_mb.map(|mb| mb.to_string());
         for (key, value) in env {
             match key.as_str() {
                 "CAUSEWAY_ADDR" => settings.addr = value,
@@ -233,6 +246,7 @@ impl Settings {
                 }
                 "CAUSEWAY_SLACK_API_URL" if !value.is_empty() => slack_api_url = Some(value),
                 "CAUSEWAY_PUBLIC_URL" if !value.is_empty() => settings.public_url = Some(value),
+                "CAUSEWAY_MAX_UPLOAD_MB" if !value.is_empty() => max_upload_mb = Some(value),
                 _ => {}
             }
         }
@@ -303,6 +317,9 @@ impl Settings {
         if let Some(url) = &settings.public_url {
             settings.public_url = Some(http_url(url, "CAUSEWAY_PUBLIC_URL (public_url)")?);
         }
+        if let Some(text) = max_upload_mb {
+            settings.max_upload_bytes = parse_megabytes(&text)?;
+        }
         Ok(settings)
     }
 }
@@ -313,6 +330,16 @@ fn parse_timeout(text: &str) -> Result<Duration, ConfigError> {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
         _ => Err(ConfigError::Incomplete(format!(
             "CAUSEWAY_LLM_TIMEOUT_SECS (llm_timeout_secs) must be a number of seconds above 0 and at most 3600, not `{text}`"
+        ))),
+    }
+}
+
+/// An upload limit in MiB, decimals allowed (`0.5`); above 0 and at most 1 TiB.
+fn parse_megabytes(text: &str) -> Result<u64, ConfigError> {
+    match text.trim().parse::<f64>() {
+        Ok(mb) if mb > 0.0 && mb <= 1024.0 * 1024.0 => Ok((mb * 1024.0 * 1024.0).round() as u64),
+        _ => Err(ConfigError::Incomplete(format!(
+            "CAUSEWAY_MAX_UPLOAD_MB (max_upload_mb) must be a number of MiB above 0 and at most 1048576, not `{text}`"
         ))),
     }
 }
@@ -554,5 +581,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("CAUSEWAY_NEO4J_URI"), "{err}");
+    }
+
+    #[test]
+    fn the_upload_limit_comes_from_file_and_environment_and_must_be_positive() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("causeway.toml");
+        std::fs::write(&file, "max_upload_mb = 2\n").unwrap();
+        let from_file = Settings::load(Some(&file), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(from_file.max_upload_bytes, 2 * 1024 * 1024);
+        let from_env = Settings::load(
+            Some(&file),
+            env(&[("CAUSEWAY_MAX_UPLOAD_MB", "0.5")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(from_env.max_upload_bytes, 512 * 1024);
+        let default = Settings::load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(default.max_upload_bytes, Settings::DEFAULT_MAX_UPLOAD_BYTES);
+        for bad in ["0", "-3", "lots"] {
+            let err = Settings::load(
+                None,
+                env(&[("CAUSEWAY_MAX_UPLOAD_MB", bad)]),
+                &Overrides::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("CAUSEWAY_MAX_UPLOAD_MB"), "{err}");
+        }
     }
 }

@@ -13,8 +13,10 @@ pub mod auth;
 pub mod browse;
 pub mod chat;
 mod health;
+pub mod jobs;
 pub mod slack;
 pub mod svg;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use tera::Tera;
 use crate::auth::TokenStore;
 use crate::chat::translator;
 use crate::config::Settings;
+use crate::jobs::Jobs;
 use crate::planner::Planner;
 use crate::store::ModelStore;
 
@@ -45,6 +48,10 @@ pub struct AppState {
     /// The access tokens (`tokens.json` in the data directory, re-read when it
     /// changes); none means the server is open.
     pub tokens: Arc<TokenStore>,
+    /// Fit jobs started from uploads.
+    pub jobs: Arc<Jobs>,
+    /// The largest upload accepted, in bytes.
+    pub max_upload_bytes: u64,
 }
 
 /// Why the application state could not be built.
@@ -82,13 +89,15 @@ impl AppState {
             None => None,
         };
         Ok(AppState {
-            store,
+            store: Arc::clone(&store),
             planner: Arc::new(planner),
             templates: Arc::new(templates()?),
             sessions: Arc::new(chat::Sessions::default()),
             llm_configured: settings.llm.is_some(),
             slack,
             tokens: Arc::new(TokenStore::new(&settings.data_dir)),
+            jobs: Arc::new(Jobs::new(Arc::clone(&store), &settings.data_dir)),
+            max_upload_bytes: settings.max_upload_bytes,
         })
     }
 
@@ -128,6 +137,8 @@ pub fn templates() -> Result<Tera, StateError> {
             include_str!("../../../templates/browse_error.html"),
         ),
         ("login.html", include_str!("../../../templates/login.html")),
+        ("fit.html", include_str!("../../../templates/fit.html")),
+        ("job.html", include_str!("../../../templates/job.html")),
     ])
     .map_err(|e| StateError::Templates(format!("{e:?}")))?;
     Ok(tera)
@@ -140,8 +151,9 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(chat::router())
         .merge(browse::router())
+        .merge(jobs::page_router())
         .merge(slack::router())
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router().merge(jobs::api_router()))
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(state, auth::authenticate))
 }

@@ -99,8 +99,7 @@ impl CausalGraph {
         parse::dot(text, file)
     }
 
-    /// Reads a graph file, choosing the format by extension: `.graphml`/`.xml` are
-    /// GraphML, `.dot`/`.gv` are DOT, anything else is an edge list.
+    /// Reads a graph file, choosing the format by extension as [`CausalGraph::parse_named`].
     ///
     /// # Errors
     /// [`Error::Io`] with the path when the file cannot be read; otherwise the errors
@@ -110,16 +109,25 @@ impl CausalGraph {
             path: path.to_path_buf(),
             source,
         })?;
-        let file = path.display().to_string();
-        let extension = path
+        Self::parse_named(&text, &path.display().to_string())
+    }
+
+    /// Parses the text of a graph file named `file`, choosing the format by its
+    /// extension: `.graphml`/`.xml` are GraphML, `.dot`/`.gv` are DOT, anything
+    /// else is an edge list. Errors name `file`.
+    ///
+    /// # Errors
+    /// The errors of the format's parser.
+    pub fn parse_named(text: &str, file: &str) -> Result<Self> {
+        let extension = Path::new(file)
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
         match extension.as_str() {
-            "graphml" | "xml" => crate::io::graphml::read_graph(&text, &file),
-            "dot" | "gv" => parse::dot(&text, &file),
-            _ => parse::edge_list(&text, &file),
+            "graphml" | "xml" => crate::io::graphml::read_graph(text, file),
+            "dot" | "gv" => parse::dot(text, file),
+            _ => parse::edge_list(text, file),
         }
     }
 

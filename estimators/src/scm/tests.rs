@@ -690,5 +690,9 @@ fn a_fit_reports_one_step_per_variable_and_stops_when_cancelled() {
     )
     .unwrap_err();
     assert!(matches!(error, Error::Cancelled), "{error}");
-    assert_eq!(seen.into_inner(), 3, "no variable is fitted after the cancel");
+    assert_eq!(
+        seen.into_inner(),
+        3,
+        "no variable is fitted after the cancel"
+    );
 }

@@ -1,0 +1,647 @@
+//! Fit jobs: a structural model fitted in the background from an uploaded CSV and
+//! a DAG (or a graph discovered from the data), saved as the next version of a
+//! named model.
+//!
+//! [`prepare`] checks a request before any work is queued: the name, the graph, that
+//! every graph node is a column of the CSV's header and that the levers and KPIs are
+//! nodes. A request that passes becomes a job; its [`JobStatus`] is published on a
+//! watch channel at every step of the fit, which the API streams as server-sent
+//! events. One job fits at a time (fits use every core); the others wait queued.
+//!
+//! Cancelling sets a flag that the fit checks between variables, and once more just
+//! before saving, so a cancelled job never leaves a model version behind. The
+//! uploaded files are removed when the job ends, however it ends. Jobs live in
+//! memory: a restart forgets them (their saved models stay).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use causeway_estimators::data::{Dataset, LoadOptions};
+use causeway_estimators::discover::{discover, Knowledge, PcParams};
+use causeway_estimators::graph::CausalGraph;
+use causeway_estimators::learners::forest::ForestParams;
+use causeway_estimators::scm::document::sha256_hex;
+use causeway_estimators::scm::{FitOptions, MechanismChoice, StructuralModel};
+use serde::Serialize;
+use tokio::sync::{watch, Semaphore};
+
+use crate::clock::now_rfc3339;
+use crate::store::{validate_name, ModelStore, StoreError};
+
+/// Jobs kept for their status after they end; beyond it the oldest ended are dropped.
+const MAX_FINISHED_JOBS: usize = 200;
+
+/// Where a job's graph comes from.
+#[derive(Debug)]
+pub enum GraphSource {
+    /// An uploaded DAG, already parsed and checked against the CSV's header.
+    Given(CausalGraph),
+    /// PC discovery on the uploaded data; the job fails if it leaves an edge
+    /// undirected, as a structural model needs every direction.
+    Discover,
+}
+
+/// A fit request that passed [`prepare`].
+#[derive(Debug)]
+pub struct FitSpec {
+    /// The model's name; the store gives it the next version.
+    pub name: String,
+    /// The uploaded CSV.
+    pub data: PathBuf,
+    /// What people call the CSV in messages (the name it was uploaded as).
+    pub data_label: String,
+    /// The graph.
+    pub graph: GraphSource,
+    /// Variables the business can change.
+    pub levers: Vec<String>,
+    /// Outcomes the business watches.
+    pub kpis: Vec<String>,
+    /// Mechanism of continuous variables.
+    pub mechanism: MechanismChoice,
+    /// Drop rows with missing values instead of failing.
+    pub drop_missing: bool,
+    /// Seed of the held-out split, the kept sample and the forests.
+    pub seed: u64,
+    /// The upload's directory, removed when the job ends.
+    pub upload_dir: PathBuf,
+}
+
+/// What a person asked for, before checking (the API's and the page's form fields).
+#[derive(Debug, Default)]
+pub struct FitForm {
+    /// `name`.
+    pub name: Option<String>,
+    /// The uploaded CSV (`data`) and the name it was uploaded as.
+    pub data: Option<(PathBuf, String)>,
+    /// The uploaded DAG (`dag`): its path and the name that picks its format.
+    pub dag: Option<(PathBuf, String)>,
+    /// `discover`: find the graph from the data instead.
+    pub discover: bool,
+    /// `levers`, comma-separated.
+    pub levers: Option<String>,
+    /// `kpis`, comma-separated.
+    pub kpis: Option<String>,
+    /// `mechanism`: linear (default), forest or auto.
+    pub mechanism: Option<String>,
+    /// `drop_missing`.
+    pub drop_missing: bool,
+    /// `seed`.
+    pub seed: Option<String>,
+}
+
+/// Why a fit request was refused before it became a job.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// A field is missing or malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The DAG file does not parse.
+    #[error("{0}")]
+    Graph(String),
+    /// The DAG has a directed cycle.
+    #[error("{0}")]
+    Cyclic(String),
+    /// The CSV does not have the graph's variables, or a lever or KPI is not in
+    /// the graph.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+impl PrepareError {
+    /// The API's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrepareError::Invalid(_) => "invalid_request",
+            PrepareError::Graph(_) => "invalid_graph",
+            PrepareError::Cyclic(_) => "invalid_model",
+            PrepareError::Mismatch(_) => "data_mismatch",
+        }
+    }
+}
+
+/// Checks a fit request: see the module documentation. Cheap: it reads the DAG and
+/// the CSV's header row, not the data.
+pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError> {
+    let invalid = |message: &str| PrepareError::Invalid(message.to_string());
+    let name = form
+        .name
+        .ok_or_else(|| invalid("give the model a name (field `name`)"))?;
+    validate_name(&name).map_err(|e| PrepareError::Invalid(e.to_string()))?;
+    let (data, data_label) = form
+        .data
+        .ok_or_else(|| invalid("upload the data as a CSV file (field `data`)"))?;
+    let list = |text: Option<String>| -> Vec<String> {
+        text.unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let levers = list(form.levers);
+    let kpis = list(form.kpis);
+    if levers.is_empty() || kpis.is_empty() {
+        return Err(invalid(
+            "name the levers and the KPIs (fields `levers` and `kpis`, comma-separated variable names)",
+        ));
+    }
+    let mechanism = match form.mechanism.as_deref() {
+        None => MechanismChoice::Linear,
+        Some(text) => text
+            .parse::<MechanismChoice>()
+            .map_err(|e| PrepareError::Invalid(format!("field `mechanism`: {e}")))?,
+    };
+    let seed = match form.seed.as_deref() {
+        None => 0,
+        Some(text) => text.trim().parse::<u64>().map_err(|_| {
+            PrepareError::Invalid(format!(
+                "field `seed` must be a whole number from 0, not `{text}`"
+            ))
+        })?,
+    };
+    let header = csv_header(&data, &data_label)?;
+    let graph = match (form.dag, form.discover) {
+        (Some(_), true) => {
+            return Err(invalid(
+                "upload a DAG or ask for discovery (`discover`), not both",
+            ))
+        }
+        (None, false) => {
+            return Err(invalid(
+                "upload a DAG (field `dag`: GraphML, DOT or an edge list) or ask for discovery (`discover`)",
+            ))
+        }
+        (None, true) => {
+            for name in levers.iter().chain(&kpis) {
+                if !header.contains(name) {
+                    return Err(PrepareError::Mismatch(format!(
+                        "{}",
+                        causeway_estimators::Error::unknown_variable(
+                            name,
+                            header.iter().map(String::as_str)
+                        )
+                    )));
+                }
+            }
+            GraphSource::Discover
+        }
+        (Some((path, file_name)), false) => {
+            let text = std::fs::read_to_string(&path).map_err(|_| {
+                PrepareError::Graph(format!("{file_name}: the DAG is not UTF-8 text"))
+            })?;
+            let graph = CausalGraph::parse_named(&text, &file_name).map_err(|e| match e {
+                causeway_estimators::Error::Cyclic { .. } => {
+                    PrepareError::Cyclic(format!("{file_name}: {e}"))
+                }
+                _ => PrepareError::Graph(e.to_string()),
+            })?;
+            check_graph_against(&graph, &header, &data_label, &levers, &kpis)?;
+            GraphSource::Given(graph)
+        }
+    };
+    Ok(FitSpec {
+        name,
+        data,
+        data_label,
+        graph,
+        levers,
+        kpis,
+        mechanism,
+        drop_missing: form.drop_missing,
+        seed,
+        upload_dir: upload_dir.to_path_buf(),
+    })
+}
+
+/// The CSV's column names (its first row).
+fn csv_header(path: &Path, label: &str) -> Result<Vec<String>, PrepareError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| PrepareError::Invalid(format!("{label}: {e}")))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| PrepareError::Invalid(format!("{label}: not a CSV file: {e}")))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(PrepareError::Invalid(format!(
+            "{label}: the file is empty; expected a header row of column names"
+        )));
+    }
+    Ok(header)
+}
+
+/// Every observed node must be a column, and the levers and KPIs must be nodes;
+/// the message lists every missing column at once, so one upload fixes them all.
+fn check_graph_against(
+    graph: &CausalGraph,
+    header: &[String],
+    data_label: &str,
+    levers: &[String],
+    kpis: &[String],
+) -> Result<(), PrepareError> {
+    let latent = graph.latent_names();
+    let missing: Vec<&str> = graph
+        .node_names()
+        .filter(|name| !latent.contains(name) && !header.iter().any(|h| h == name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(PrepareError::Mismatch(format!(
+            "the CSV does not match the DAG: {data_label} has no column{} {} (its columns: {})",
+            if missing.len() == 1 { "" } else { "s" },
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            header.join(", ")
+        )));
+    }
+    for name in levers.iter().chain(kpis) {
+        if !graph.contains(name) {
+            return Err(PrepareError::Mismatch(format!(
+                "{} (levers and KPIs must be variables of the DAG)",
+                causeway_estimators::Error::unknown_variable(name, graph.node_names())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where a job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for the job ahead of it.
+    Queued,
+    /// Reading, discovering or fitting.
+    Running,
+    /// Saved as a new model version.
+    Succeeded,
+    /// Stopped by an error, which `error` says.
+    Failed,
+    /// Stopped on request; nothing was saved.
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// A job as the API and the page show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobStatus {
+    /// The job's id.
+    pub id: String,
+    /// The model the job saves a version of.
+    pub model: String,
+    /// Where it is.
+    pub state: JobState,
+    /// What it is doing now (`fitting \`sales\``), or how it ended.
+    pub stage: String,
+    /// Steps done of `total` (one per variable, and one for the edge effects).
+    pub done: usize,
+    /// Steps in all; 0 until the data is read.
+    pub total: usize,
+    /// Whether a cancel was asked for (the job stops at its next step).
+    pub cancel_requested: bool,
+    /// When the job was started.
+    pub created_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// The saved version (`name@3`) once it succeeded.
+    pub model_id: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+struct Job {
+    status: watch::Sender<JobStatus>,
+    cancel: AtomicBool,
+}
+
+impl Job {
+    fn update(&self, change: impl FnOnce(&mut JobStatus)) {
+        self.status.send_modify(change);
+    }
+
+    fn state(&self) -> JobState {
+        self.status.borrow().state
+    }
+}
+
+/// Why a job could not be cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    /// No such job (or it ended long ago and was forgotten).
+    #[error("no job `{0}`; GET /api/v1/jobs lists the jobs")]
+    NotFound(String),
+    /// The job has already ended.
+    #[error("job `{id}` has already ended ({state}); there is nothing to cancel")]
+    Finished { id: String, state: &'static str },
+}
+
+/// The running and recent fit jobs.
+pub struct Jobs {
+    store: Arc<dyn ModelStore>,
+    uploads: PathBuf,
+    jobs: Mutex<JobTable>,
+    /// One fit at a time: a fit already uses every core.
+    permits: Semaphore,
+}
+
+#[derive(Default)]
+struct JobTable {
+    by_id: BTreeMap<String, Arc<Job>>,
+    /// Ids, oldest first, for forgetting ended jobs beyond [`MAX_FINISHED_JOBS`].
+    order: VecDeque<String>,
+}
+
+impl Jobs {
+    /// Jobs that save into `store` and keep uploads under `data_dir/uploads`.
+    pub fn new(store: Arc<dyn ModelStore>, data_dir: &Path) -> Self {
+        Jobs {
+            store,
+            uploads: data_dir.join("uploads"),
+            jobs: Mutex::new(JobTable::default()),
+            permits: Semaphore::new(1),
+        }
+    }
+
+    /// A fresh directory name for one upload (created by the uploader).
+    pub fn new_upload_dir(&self) -> PathBuf {
+        self.uploads.join(format!("{:016x}", rand::random::<u64>()))
+    }
+
+    /// Queues `spec` and returns its first status; the job runs on its own.
+    pub fn start(self: &Arc<Self>, spec: FitSpec) -> JobStatus {
+        let id = format!("{:012x}", rand::random::<u64>() >> 16);
+        let status = JobStatus {
+            id: id.clone(),
+            model: spec.name.clone(),
+            state: JobState::Queued,
+            stage: "queued".into(),
+            done: 0,
+            total: 0,
+            cancel_requested: false,
+            created_at: now_rfc3339(),
+            finished_at: None,
+            model_id: None,
+            error: None,
+        };
+        let job = Arc::new(Job {
+            status: watch::Sender::new(status.clone()),
+            cancel: AtomicBool::new(false),
+        });
+        self.remember(id.clone(), Arc::clone(&job));
+        tracing::info!(job = %id, model = %spec.name, "fit job queued");
+        let jobs = Arc::clone(self);
+        tokio::spawn(async move {
+            let upload_dir = spec.upload_dir.clone();
+            let ended = jobs.run(&job, spec).await;
+            crate::web::upload::remove_dir(&upload_dir);
+            job.update(|status| {
+                match ended {
+                    Ok(model_id) => {
+                        status.state = JobState::Succeeded;
+                        status.stage = format!("saved as {model_id}");
+                        status.done = status.total;
+                        status.model_id = Some(model_id);
+                    }
+                    Err(JobEnd::Cancelled) => {
+                        status.state = JobState::Cancelled;
+                        status.stage = "cancelled; nothing was saved".into();
+                    }
+                    Err(JobEnd::Failed(message)) => {
+                        status.state = JobState::Failed;
+                        status.stage = "failed".into();
+                        status.error = Some(message);
+                    }
+                }
+                status.finished_at = Some(now_rfc3339());
+            });
+            let status = job.status.borrow().clone();
+            tracing::info!(job = %status.id, state = ?status.state, "fit job ended");
+        });
+        status
+    }
+
+    async fn run(&self, job: &Arc<Job>, spec: FitSpec) -> Result<String, JobEnd> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| JobEnd::Failed("the server is shutting down".into()))?;
+        if job.cancel.load(Ordering::SeqCst) {
+            return Err(JobEnd::Cancelled);
+        }
+        job.update(|status| {
+            status.state = JobState::Running;
+            status.stage = "reading the data".into();
+        });
+        let name = spec.name.clone();
+        let fitting = Arc::clone(job);
+        let (document, mechanisms) = tokio::task::spawn_blocking(move || fit(&fitting, &spec))
+            .await
+            .map_err(|e| JobEnd::Failed(format!("the fit stopped unexpectedly: {e}")))??;
+        // The last chance to cancel: after this the version exists.
+        if job.cancel.load(Ordering::SeqCst) {
+            return Err(JobEnd::Cancelled);
+        }
+        job.update(|status| status.stage = "saving".into());
+        let saved = self
+            .store
+            .save_with_mechanisms(document, Some(Arc::from(mechanisms.as_str())))
+            .await
+            .map_err(|e| match e {
+                StoreError::Backend(cause) => {
+                    tracing::error!(%cause, model = %name, "saving a fitted model failed");
+                    JobEnd::Failed("the model store failed; see the server log".into())
+                }
+                other => JobEnd::Failed(other.to_string()),
+            })?;
+        Ok(saved.model_id)
+    }
+
+    fn remember(&self, id: String, job: Arc<Job>) {
+        let mut table = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        table.by_id.insert(id.clone(), job);
+        table.order.push_back(id);
+        let ended = table
+            .order
+            .iter()
+            .filter(|id| table.by_id.get(*id).is_some_and(|j| j.state().is_final()))
+            .count();
+        if ended > MAX_FINISHED_JOBS {
+            let oldest = table
+                .order
+                .iter()
+                .position(|id| table.by_id.get(id).is_some_and(|j| j.state().is_final()));
+            if let Some(position) = oldest {
+                if let Some(id) = table.order.remove(position) {
+                    table.by_id.remove(&id);
+                }
+            }
+        }
+    }
+
+    fn job(&self, id: &str) -> Option<Arc<Job>> {
+        let table = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        table.by_id.get(id).cloned()
+    }
+
+    /// A job's status now.
+    pub fn status(&self, id: &str) -> Option<JobStatus> {
+        self.job(id).map(|job| job.status.borrow().clone())
+    }
+
+    /// Every remembered job, newest first.
+    pub fn list(&self) -> Vec<JobStatus> {
+        let table = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        table
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| table.by_id.get(id))
+            .map(|job| job.status.borrow().clone())
+            .collect()
+    }
+
+    /// A receiver that sees every change of the job's status.
+    pub fn watch(&self, id: &str) -> Option<watch::Receiver<JobStatus>> {
+        self.job(id).map(|job| job.status.subscribe())
+    }
+
+    /// Asks a job to stop; it does at its next step (a queued job never starts).
+    pub fn cancel(&self, id: &str) -> Result<JobStatus, CancelError> {
+        let job = self
+            .job(id)
+            .ok_or_else(|| CancelError::NotFound(id.to_string()))?;
+        let state = job.state();
+        if state.is_final() {
+            return Err(CancelError::Finished {
+                id: id.to_string(),
+                state: match state {
+                    JobState::Succeeded => "succeeded",
+                    JobState::Failed => "failed",
+                    _ => "cancelled",
+                },
+            });
+        }
+        job.cancel.store(true, Ordering::SeqCst);
+        job.update(|status| status.cancel_requested = true);
+        tracing::info!(job = %id, "fit job cancel requested");
+        let status = job.status.borrow().clone();
+        Ok(status)
+    }
+}
+
+/// How a job ended, other than with a saved version.
+enum JobEnd {
+    Cancelled,
+    Failed(String),
+}
+
+impl From<causeway_estimators::Error> for JobEnd {
+    fn from(error: causeway_estimators::Error) -> Self {
+        match error {
+            causeway_estimators::Error::Cancelled => JobEnd::Cancelled,
+            other => JobEnd::Failed(other.to_string()),
+        }
+    }
+}
+
+/// The blocking part of a job: read, discover if asked, fit, and write the document.
+fn fit(
+    job: &Job,
+    spec: &FitSpec,
+) -> Result<(causeway_estimators::model::ModelDocument, String), JobEnd> {
+    let bytes = std::fs::read(&spec.data)
+        .map_err(|e| JobEnd::Failed(format!("the uploaded data could not be read again: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| JobEnd::Failed(format!("{}: the CSV is not UTF-8 text", spec.data_label)))?;
+    let options = LoadOptions {
+        drop_missing: spec.drop_missing,
+        ..LoadOptions::default()
+    };
+    let data = Dataset::from_csv_str(text, &spec.data_label, &options)?;
+    let cancelled = || job.cancel.load(Ordering::SeqCst);
+    if cancelled() {
+        return Err(JobEnd::Cancelled);
+    }
+    let discovered;
+    let graph = match &spec.graph {
+        GraphSource::Given(graph) => graph,
+        GraphSource::Discover => {
+            job.update(|status| status.stage = "discovering the graph (PC)".into());
+            discovered = discovered_dag(&data)?;
+            &discovered
+        }
+    };
+    let options = FitOptions {
+        mechanism: spec.mechanism,
+        forest: ForestParams {
+            seed: spec.seed,
+            ..ForestParams::default()
+        },
+        seed: spec.seed,
+        levers: spec.levers.clone(),
+        kpis: spec.kpis.clone(),
+        ..FitOptions::default()
+    };
+    let progress = |stage: &str, done: usize, total: usize| {
+        job.update(|status| {
+            status.stage = stage.to_string();
+            status.done = done;
+            status.total = total + 1;
+        });
+        if cancelled() {
+            Err(causeway_estimators::Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    let model = StructuralModel::fit_with_progress(&data, graph, &options, &progress)?;
+    Ok(model.to_document(
+        &spec.name,
+        &BTreeMap::new(),
+        &sha256_hex(&bytes),
+        &now_rfc3339(),
+    )?)
+}
+
+/// The DAG PC finds in `data`, when it orients every edge.
+fn discovered_dag(data: &Dataset) -> Result<CausalGraph, JobEnd> {
+    let cpdag = discover(data, &Knowledge::default(), &[], &PcParams::default())?;
+    let open: Vec<String> = cpdag
+        .edges
+        .iter()
+        .filter(|e| !e.oriented)
+        .map(|e| format!("{} — {}", e.source, e.target))
+        .collect();
+    if !open.is_empty() {
+        return Err(JobEnd::Failed(format!(
+            "discovery could not orient {} edge{}: {}; upload a DAG that decides them (`causeway discover` shows the evidence)",
+            open.len(),
+            if open.len() == 1 { "" } else { "s" },
+            open.join(", ")
+        )));
+    }
+    let edges: Vec<(String, String)> = cpdag
+        .edges
+        .iter()
+        .map(|e| (e.source.clone(), e.target.clone()))
+        .collect();
+    Ok(CausalGraph::from_edges(&edges, &[])?)
+}

@@ -1,0 +1,424 @@
+//! Upload-and-fit over HTTP: the fit-job API under `/api/v1/jobs` and the analyst's
+//! pages, `/fit` (the form) and `/jobs/{id}` (progress, cancel, result).
+//!
+//! Both take the same multipart form ([`FIELDS`]): the CSV as `data`, the DAG as
+//! `dag` (GraphML, DOT or an edge list, by its file name) or `discover=on`, the
+//! model's `name`, comma-separated `levers` and `kpis`, and optionally `mechanism`,
+//! `seed` and `drop_missing`. Files are streamed to disk ([`super::upload`]) under
+//! the configured size limit, the request is checked ([`jobs::prepare`]) and the
+//! fit runs as a background job ([`Jobs`]). Progress is streamed as server-sent
+//! events (`GET /api/v1/jobs/{id}/events`, one `status` event per change, ending
+//! with the final state); the page uses them and, without JavaScript, refreshes.
+//!
+//! Everything here needs an analyst token (or an open server).
+
+use std::convert::Infallible;
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use futures_util::stream::{self, Stream};
+
+use super::api::error_body;
+use super::auth::{Analyst, Caller};
+use super::chat::render;
+use super::upload::{self, mebibytes, UploadError};
+use super::AppState;
+use crate::auth::Role;
+use crate::jobs::{self, CancelError, FitForm, JobStatus, PrepareError};
+
+/// The form's fields: files first, then text.
+pub const FIELDS: [&str; 9] = [
+    "data",
+    "dag",
+    "name",
+    "levers",
+    "kpis",
+    "discover",
+    "mechanism",
+    "seed",
+    "drop_missing",
+];
+
+/// The API routes, nested under `/api/v1`.
+pub fn api_router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/jobs",
+            get(list_jobs)
+                .post(start_job)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/jobs/{id}", get(job_status))
+        .route("/jobs/{id}/events", get(job_events))
+        .route("/jobs/{id}/cancel", post(cancel_job))
+}
+
+/// The pages.
+pub fn page_router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/fit",
+            get(fit_page)
+                .post(fit_form)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/jobs/{id}", get(job_page))
+        .route("/jobs/{id}/cancel", post(cancel_from_page))
+}
+
+/// A refused request: status, API code and message.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn json(&self) -> Response {
+        error_body(self.status, self.code, &self.message)
+    }
+}
+
+impl From<UploadError> for Refusal {
+    fn from(error: UploadError) -> Self {
+        Refusal::new(error.status(), error.code(), error.public_message())
+    }
+}
+
+impl From<PrepareError> for Refusal {
+    fn from(error: PrepareError) -> Self {
+        let status = match error {
+            PrepareError::Invalid(_) | PrepareError::Graph(_) => StatusCode::BAD_REQUEST,
+            PrepareError::Cyclic(_) | PrepareError::Mismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Refusal::new(status, error.code(), error.to_string())
+    }
+}
+
+/// Receives a fit form, checks it and starts the job.
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<JobStatus, Refusal> {
+    let limit = state.max_upload_bytes;
+    upload::check_declared_length(headers, limit)?;
+    let multipart = multipart.map_err(|rejection| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "{}; send a multipart/form-data form with the CSV as `data` and the DAG as `dag`",
+                rejection.body_text()
+            ),
+        )
+    })?;
+    let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit).await?;
+    let form = match form_of(&upload) {
+        Ok(form) => form,
+        Err(refusal) => {
+            upload.remove();
+            return Err(refusal);
+        }
+    };
+    let dir = upload.dir.clone();
+    // Reading the DAG and the CSV's header is file I/O: off the async threads.
+    let prepared = tokio::task::spawn_blocking(move || jobs::prepare(form, &dir)).await;
+    match prepared {
+        Ok(Ok(spec)) => Ok(state.jobs.start(spec)),
+        Ok(Err(error)) => {
+            upload.remove();
+            Err(error.into())
+        }
+        Err(e) => {
+            upload.remove();
+            tracing::error!(cause = %e, "checking a fit request failed");
+            Err(Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request could not be checked; see the server log",
+            ))
+        }
+    }
+}
+
+/// The upload's parts as a [`FitForm`]; an unknown field is refused, so that a
+/// misspelt one (`lever`) is not silently ignored.
+fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
+    for name in upload.files.keys().chain(upload.fields.keys()) {
+        if !FIELDS.contains(&name.as_str()) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!(
+                    "unknown field `{name}`; the form's fields are {}",
+                    FIELDS.join(", ")
+                ),
+            ));
+        }
+    }
+    for text_only in [
+        "name",
+        "levers",
+        "kpis",
+        "discover",
+        "mechanism",
+        "seed",
+        "drop_missing",
+    ] {
+        if upload.files.contains_key(text_only) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("field `{text_only}` must be text, not a file"),
+            ));
+        }
+    }
+    for file_only in ["data", "dag"] {
+        if upload.fields.contains_key(file_only) {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("field `{file_only}` must be an uploaded file"),
+            ));
+        }
+    }
+    let file = |name: &str, default: &str| {
+        upload.files.get(name).and_then(|saved| {
+            // A file input left empty in a browser form sends a part with no bytes.
+            (saved.bytes > 0).then(|| {
+                (
+                    saved.path.clone(),
+                    saved
+                        .file_name
+                        .clone()
+                        .unwrap_or_else(|| default.to_string()),
+                )
+            })
+        })
+    };
+    let flag = |name: &str| {
+        upload
+            .field(name)
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
+    };
+    Ok(FitForm {
+        name: upload.field("name").map(str::to_string),
+        data: file("data", "data.csv"),
+        dag: file("dag", "dag.txt"),
+        discover: flag("discover"),
+        levers: upload.field("levers").map(str::to_string),
+        kpis: upload.field("kpis").map(str::to_string),
+        mechanism: upload.field("mechanism").map(str::to_string),
+        drop_missing: flag("drop_missing"),
+        seed: upload.field("seed").map(str::to_string),
+    })
+}
+
+fn job_not_found(id: &str) -> Response {
+    error_body(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no job `{id}`; GET /api/v1/jobs lists the jobs"),
+    )
+}
+
+/// `POST /api/v1/jobs`: 202 with the job's status and its `Location`.
+async fn start_job(
+    _: Analyst,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    match receive(&state, &headers, multipart).await {
+        Ok(status) => {
+            let location = format!("/api/v1/jobs/{}", status.id);
+            let mut response = (StatusCode::ACCEPTED, Json(status)).into_response();
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
+        }
+        Err(refusal) => refusal.json(),
+    }
+}
+
+/// `GET /api/v1/jobs`: the remembered jobs, newest first.
+async fn list_jobs(_: Analyst, State(state): State<AppState>) -> Json<Vec<JobStatus>> {
+    Json(state.jobs.list())
+}
+
+/// `GET /api/v1/jobs/{id}`.
+async fn job_status(_: Analyst, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.jobs.status(&id) {
+        Some(status) => Json(status).into_response(),
+        None => job_not_found(&id),
+    }
+}
+
+/// `GET /api/v1/jobs/{id}/events`: a `status` event now and at every change,
+/// ending after the final state.
+async fn job_events(
+    _: Analyst,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    let receiver = state.jobs.watch(&id).ok_or_else(|| job_not_found(&id))?;
+    // (receiver, whether an event was sent, whether the last one was final)
+    let events = stream::unfold(
+        (receiver, false, false),
+        |(mut receiver, sent, ended)| async move {
+            if ended {
+                return None;
+            }
+            // After the first event, wait for a change; a closed channel (the job
+            // was forgotten) ends the stream.
+            if sent && receiver.changed().await.is_err() {
+                return None;
+            }
+            let status = receiver.borrow_and_update().clone();
+            let is_final = status.state.is_final();
+            let event = Event::default()
+                .event("status")
+                .json_data(&status)
+                .unwrap_or_else(|_| Event::default().event("status").data("{}"));
+            Some((Ok(event), (receiver, true, is_final)))
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// `POST /api/v1/jobs/{id}/cancel`: 202 with the status (the job stops at its next
+/// step); 404 unknown, 409 already ended.
+async fn cancel_job(_: Analyst, State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.jobs.cancel(&id) {
+        Ok(status) => (StatusCode::ACCEPTED, Json(status)).into_response(),
+        Err(error @ CancelError::NotFound(_)) => {
+            error_body(StatusCode::NOT_FOUND, "not_found", &error.to_string())
+        }
+        Err(error @ CancelError::Finished { .. }) => {
+            error_body(StatusCode::CONFLICT, "job_finished", &error.to_string())
+        }
+    }
+}
+
+// ---- pages ----
+
+/// A page for someone who may not fit models: says which token is needed.
+fn needs_analyst(state: &AppState, caller: &Caller) -> Option<Response> {
+    if caller.allows(Role::Analyst) {
+        return None;
+    }
+    let mut context = tera::Context::new();
+    context.insert("status", &403);
+    context.insert("title", "Fitting needs an analyst token");
+    context.insert(
+        "message",
+        &format!(
+            "Uploading data and fitting models needs an analyst or admin token; you are {}. Sign in with one at /login.",
+            caller.describe()
+        ),
+    );
+    Some(render(
+        state,
+        "browse_error.html",
+        &context,
+        StatusCode::FORBIDDEN,
+    ))
+}
+
+fn form_context(state: &AppState, caller: &Caller) -> tera::Context {
+    let mut context = tera::Context::new();
+    context.insert("limit", &mebibytes(state.max_upload_bytes));
+    context.insert("caller", &caller.describe());
+    context.insert("jobs", &state.jobs.list());
+    context
+}
+
+/// `GET /fit`: the upload form and the recent jobs.
+async fn fit_page(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Some(refused) = needs_analyst(&state, &caller) {
+        return refused;
+    }
+    render(
+        &state,
+        "fit.html",
+        &form_context(&state, &caller),
+        StatusCode::OK,
+    )
+}
+
+/// `POST /fit`: starts the job and goes to its page; a refused form is shown again
+/// with the reason.
+async fn fit_form(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    if let Some(refused) = needs_analyst(&state, &caller) {
+        return refused;
+    }
+    match receive(&state, &headers, multipart).await {
+        Ok(status) => Redirect::to(&format!("/jobs/{}", status.id)).into_response(),
+        Err(refusal) => {
+            let mut context = form_context(&state, &caller);
+            context.insert("error", &refusal.message);
+            context.insert("error_code", refusal.code);
+            render(&state, "fit.html", &context, refusal.status)
+        }
+    }
+}
+
+/// `GET /jobs/{id}`: the job's progress, live.
+async fn job_page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = needs_analyst(&state, &caller) {
+        return refused;
+    }
+    let Some(status) = state.jobs.status(&id) else {
+        let mut context = tera::Context::new();
+        context.insert("status", &404);
+        context.insert("title", "No such job");
+        context.insert(
+            "message",
+            &format!("There is no job `{id}`; jobs are forgotten when the server restarts."),
+        );
+        return render(&state, "browse_error.html", &context, StatusCode::NOT_FOUND);
+    };
+    let mut context = tera::Context::new();
+    context.insert("job", &status);
+    context.insert("final", &status.state.is_final());
+    render(&state, "job.html", &context, StatusCode::OK)
+}
+
+/// `POST /jobs/{id}/cancel` from the page: back to the job's page either way.
+async fn cancel_from_page(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = needs_analyst(&state, &caller) {
+        return refused;
+    }
+    if let Err(error) = state.jobs.cancel(&id) {
+        tracing::info!(job = %id, %error, "cancel from the page refused");
+    }
+    Redirect::to(&format!("/jobs/{id}")).into_response()
+}

@@ -1,0 +1,258 @@
+//! Multipart uploads streamed to disk with a size limit: fit jobs and estimates
+//! receive a CSV (and a DAG) this way.
+//!
+//! File parts are written chunk by chunk into a fresh directory, so an upload of
+//! hundreds of MiB never sits in memory. The limit counts every byte of every part
+//! together; going over it stops reading at once, removes what was written and is a
+//! 413. A declared `Content-Length` over the limit is refused before any byte is
+//! read. Text parts (names, lists of variables) are small and kept in memory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::Multipart;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use tokio::io::AsyncWriteExt;
+
+use super::api::error_body;
+
+/// The largest text part accepted (a list of variable names, a model name).
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// One file part, saved on disk.
+#[derive(Clone, Debug)]
+pub struct SavedFile {
+    /// Where it was written (inside the upload's directory).
+    pub path: PathBuf,
+    /// The file name the client gave, if any (its extension picks the DAG format).
+    pub file_name: Option<String>,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// A whole multipart upload: files on disk, text fields in memory.
+#[derive(Debug)]
+pub struct Upload {
+    /// The directory the files are in; the caller removes it when done with them.
+    pub dir: PathBuf,
+    /// File parts by field name.
+    pub files: BTreeMap<String, SavedFile>,
+    /// Text parts by field name (trimmed; an empty part counts as absent).
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Upload {
+    /// A text field, if it was sent and not empty.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+
+    /// Removes the upload's files.
+    pub fn remove(&self) {
+        remove_dir(&self.dir);
+    }
+}
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// More bytes than the configured limit.
+    #[error("the upload is over the limit of {}; send a smaller file or raise CAUSEWAY_MAX_UPLOAD_MB", mebibytes(*limit))]
+    TooLarge { limit: u64 },
+    /// The body is not a well-formed multipart form.
+    #[error("the upload is not a valid multipart form: {0}")]
+    Malformed(String),
+    /// A text part that is too long or not UTF-8.
+    #[error("field `{0}` is not short UTF-8 text")]
+    BadText(String),
+    /// The same field was sent twice.
+    #[error("field `{0}` was sent twice")]
+    Duplicate(String),
+    /// The upload could not be written (disk full, permissions).
+    #[error("the upload could not be saved: {0}")]
+    Disk(String),
+}
+
+impl UploadError {
+    /// 413 over the limit, 500 for disk failures, otherwise 400.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            UploadError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UploadError::Disk(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The API's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UploadError::TooLarge { .. } => "too_large",
+            UploadError::Disk(_) => "internal",
+            _ => "invalid_request",
+        }
+    }
+
+    /// What the client is told: the message, except for disk failures, which are
+    /// logged here with their cause and reported opaquely.
+    pub fn public_message(&self) -> String {
+        match self {
+            UploadError::Disk(cause) => {
+                tracing::error!(%cause, "saving an upload failed");
+                "the upload could not be saved; see the server log".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The API response.
+    pub fn response(&self) -> Response {
+        error_body(self.status(), self.code(), &self.public_message())
+    }
+}
+
+/// `limit` bytes as people read them (`256 MiB`, `0.5 MiB`).
+pub fn mebibytes(limit: u64) -> String {
+    let mib = limit as f64 / (1024.0 * 1024.0);
+    if mib.fract() == 0.0 {
+        format!("{mib:.0} MiB")
+    } else {
+        format!("{mib:.2} MiB")
+    }
+}
+
+/// Refuses a request whose declared length is over `limit`, before reading it.
+pub fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), UploadError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit => Err(UploadError::TooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads every part of `multipart` into `dir` (created here, and removed again on
+/// any error), counting all bytes against `limit`.
+pub async fn save(
+    mut multipart: Multipart,
+    dir: PathBuf,
+    limit: u64,
+) -> Result<Upload, UploadError> {
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| UploadError::Disk(format!("{}: {e}", dir.display())))?;
+    let mut upload = Upload {
+        dir,
+        files: BTreeMap::new(),
+        fields: BTreeMap::new(),
+    };
+    let mut total = 0u64;
+    let result = async {
+        while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+            let name = field.name().unwrap_or_default().to_string();
+            if upload.files.contains_key(&name) || upload.fields.contains_key(&name) {
+                return Err(UploadError::Duplicate(name));
+            }
+            if field.file_name().is_some() {
+                let index = upload.files.len();
+                let saved = save_file(field, &upload.dir, index, &mut total, limit).await?;
+                upload.files.insert(name, saved);
+            } else {
+                let text = read_text(field, &name, &mut total, limit).await?;
+                if !text.is_empty() {
+                    upload.fields.insert(name, text);
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(upload),
+        Err(error) => {
+            upload.remove();
+            Err(error)
+        }
+    }
+}
+
+/// A multipart error, with the body limit (should axum's own trip) as a 413.
+fn malformed(error: MultipartError) -> UploadError {
+    UploadError::Malformed(error.body_text())
+}
+
+async fn save_file(
+    mut field: Field<'_>,
+    dir: &Path,
+    index: usize,
+    total: &mut u64,
+    limit: u64,
+) -> Result<SavedFile, UploadError> {
+    let file_name = field
+        .file_name()
+        .map(|name| name.rsplit(['/', '\\']).next().unwrap_or(name).to_string())
+        .filter(|name| !name.is_empty());
+    // The client's name is only used for its extension: paths are ours.
+    let extension = file_name
+        .as_deref()
+        .and_then(|name| Path::new(name).extension())
+        .and_then(|e| e.to_str())
+        .filter(|e| e.len() <= 10 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_ascii_lowercase);
+    let path = dir.join(match extension {
+        Some(extension) => format!("part{index}.{extension}"),
+        None => format!("part{index}"),
+    });
+    let disk = |e: std::io::Error| UploadError::Disk(format!("{}: {e}", path.display()));
+    let mut file = tokio::fs::File::create(&path).await.map_err(disk)?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        bytes += chunk.len() as u64;
+        *total += chunk.len() as u64;
+        if *total > limit {
+            return Err(UploadError::TooLarge { limit });
+        }
+        file.write_all(&chunk).await.map_err(disk)?;
+    }
+    file.flush().await.map_err(disk)?;
+    Ok(SavedFile {
+        path,
+        file_name,
+        bytes,
+    })
+}
+
+async fn read_text(
+    mut field: Field<'_>,
+    name: &str,
+    total: &mut u64,
+    limit: u64,
+) -> Result<String, UploadError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        *total += chunk.len() as u64;
+        if *total > limit {
+            return Err(UploadError::TooLarge { limit });
+        }
+        text.extend_from_slice(&chunk);
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(UploadError::BadText(name.to_string()));
+        }
+    }
+    String::from_utf8(text)
+        .map(|t| t.trim().to_string())
+        .map_err(|_| UploadError::BadText(name.to_string()))
+}
+
+/// Removes an upload directory; a failure is logged, as the files are only
+/// leftovers by then.
+pub fn remove_dir(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove an upload");
+        }
+    }
+}
