@@ -132,6 +132,33 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// One part of a `multipart/form-data` body.
+pub enum Part<'a> {
+    /// A text field: name, value.
+    Text(&'a str, &'a str),
+    /// A file: field name, file name, contents.
+    File(&'a str, &'a str, &'a str),
+}
+
+/// `parts` as a `multipart/form-data` body: (content type, body).
+pub fn multipart(parts: &[Part]) -> (String, String) {
+    let boundary = "causeway-test-boundary-7d1f";
+    let mut body = String::new();
+    for part in parts {
+        body.push_str(&format!("--{boundary}\r\n"));
+        match part {
+            Part::Text(name, value) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )),
+            Part::File(name, file_name, contents) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n{contents}\r\n"
+            )),
+        }
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {

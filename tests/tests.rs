@@ -18,3 +18,4 @@ mod store_conformance;
 mod store_neo4j;
 mod web_browse;
 mod web_chat;
+mod web_jobs;

@@ -6,8 +6,8 @@
 //! [`super::auth`]); importing and deleting model versions take an [`Analyst`].
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -324,22 +324,59 @@ async fn import_model(
     Ok(response)
 }
 
+/// `?force=true` on a delete.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteOptions {
+    /// Delete even though conversations use the version.
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// `DELETE /api/v1/models/{name}@{version}`: deletes that version (204); the other
 /// versions keep their numbers. A reference without a version is refused, so that
-/// a delete never depends on which version happens to be the latest.
+/// a delete never depends on which version happens to be the latest. A version
+/// that a recent conversation's last answer was computed on is a 409 unless
+/// `?force=true`: deleting it would leave that conversation's follow-ups without
+/// their model.
 async fn delete_model(
     _: Analyst,
     State(state): State<AppState>,
     Path(reference): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let parsed = ModelRef::parse(&reference)?;
+    options: Result<Query<DeleteOptions>, QueryRejection>,
+) -> Result<StatusCode, Response> {
+    let Query(options) = options.map_err(|rejection| {
+        error_body(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("{}; the only option is `force=true`", rejection.body_text()),
+        )
+    })?;
+    let parsed = ModelRef::parse(&reference).map_err(|e| ApiError(e).into_response())?;
     let Some(version) = parsed.version else {
         return Err(ApiError(StoreError::InvalidReference(format!(
             "`{reference}`: name the version to delete, as `{}@N`",
             parsed.name
-        ))));
+        )))
+        .into_response());
     };
-    state.store.delete(&parsed.name, version).await?;
-    tracing::info!(model = %parsed, "model version deleted");
+    let model_id = format!("{}@{version}", parsed.name);
+    let using = state.sessions.conversations_using(&model_id);
+    if using > 0 && !options.force {
+        return Err(error_body(
+            StatusCode::CONFLICT,
+            "in_use",
+            &format!(
+                "{model_id} is in use: {using} conversation{} answered from it in the last {} hours; delete with ?force=true to go ahead (their follow-up questions will then fail to find it)",
+                if using == 1 { "" } else { "s" },
+                super::chat::IN_USE_SECONDS / 3600
+            ),
+        ));
+    }
+    state
+        .store
+        .delete(&parsed.name, version)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+    tracing::info!(model = %model_id, conversations = using, "model version deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -58,7 +58,13 @@ struct Session {
     conversation: Conversation,
     turns: Vec<String>,
     created: u64,
+    /// The model version the last answer was computed on, and when (seconds).
+    answered_with: Option<(String, u64)>,
 }
+
+/// How long a conversation counts as using the version of its last answer: a
+/// version someone asked about in the last day is not deleted without `force`.
+pub const IN_USE_SECONDS: u64 = 24 * 60 * 60;
 
 /// An answer kept for its permalink.
 #[derive(Clone)]
@@ -100,6 +106,20 @@ impl Sessions {
             }
         }
         conversations.insert(id.to_string(), session);
+    }
+
+    /// How many conversations use model version `model_id` (`retail@2`): their
+    /// last answer, within [`IN_USE_SECONDS`], was computed on it.
+    pub fn conversations_using(&self, model_id: &str) -> usize {
+        let now = now_seconds();
+        self.lock_conversations()
+            .values()
+            .filter(|session| {
+                session.answered_with.as_ref().is_some_and(|(used, at)| {
+                    used == model_id && now.saturating_sub(*at) <= IN_USE_SECONDS
+                })
+            })
+            .count()
     }
 
     /// Keeps an answer for its permalink (setting the view's id) and returns its id.
@@ -495,6 +515,7 @@ async fn turn(state: &AppState, form: &AskForm) -> Result<(String, String), Stri
         .await
     {
         Ok(Reply::Answer { answer, note }) => {
+            session.answered_with = Some((answer.model.clone(), now_seconds()));
             let document = match state.planner.model(Some(&answer.model)).await {
                 Ok(loaded) => loaded.document.clone(),
                 Err(e) => return Err(e.to_string()),
