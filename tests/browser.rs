@@ -202,6 +202,15 @@ impl Browser {
         );
     }
 
+    /// Chooses the file at `path` in a file input.
+    pub fn choose_file(&self, element: &Element, path: &str) {
+        self.session_command(
+            "POST",
+            &format!("/element/{}/value", element.0),
+            Some(json!({ "text": path })),
+        );
+    }
+
     /// Clicks an element.
     pub fn click(&self, element: &Element) {
         self.session_command(

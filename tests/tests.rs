@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod browser_browse;
 mod browser_chat;
+mod browser_fit;
 mod cli_demo;
 mod cli_discover;
 mod cli_draft;

@@ -31,7 +31,7 @@ fn confounded(n: usize, seed: u64) -> String {
 
 /// A chain of `width` variables, `v0 → v1 → …`, slow to fit with forests: for a
 /// job that is still running when it is cancelled.
-fn slow_chain(n: usize, width: usize) -> (String, String) {
+pub fn slow_chain(n: usize, width: usize) -> (String, String) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let names: Vec<String> = (0..width).map(|i| format!("v{i}")).collect();
     let mut csv = names.join(",");
@@ -81,12 +81,12 @@ fn send(
 }
 
 /// The `status` events of a job's stream, read until the stream ends.
-fn events(server: &Server, id: &str) -> Vec<serde_json::Value> {
+fn events(server: &Server, id: &str, token: Option<&str>) -> Vec<serde_json::Value> {
     let response = send(
         server,
         "GET",
         &format!("/api/v1/jobs/{id}/events"),
-        None,
+        token,
         &[],
     );
     assert_eq!(response.status, 200, "{}", response.body);
@@ -148,7 +148,7 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
     );
     assert_eq!(job["model"], "uplift");
 
-    let statuses = events(&server, &id);
+    let statuses = events(&server, &id, None);
     let last = statuses.last().expect("at least one event");
     assert_eq!(last["state"], "succeeded", "{statuses:?}");
     assert_eq!(last["model_id"], "uplift@1");
@@ -206,7 +206,7 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
     );
     assert_eq!(again.status, 202, "{}", again.body);
     let id2 = again.json()["id"].as_str().unwrap().to_string();
-    let last = events(&server, &id2).pop().unwrap();
+    let last = events(&server, &id2, None).pop().unwrap();
     assert_eq!(last["model_id"], "uplift@2", "{last}");
     assert_eq!(uploads_left(&data_dir), Vec::<String>::new());
 
@@ -486,11 +486,11 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
         assert_eq!(cancel.json()["cancel_requested"], true);
     }
     for id in [&running, &queued] {
-        let last = events(&server, id).pop().unwrap();
+        let last = events(&server, id, None).pop().unwrap();
         assert_eq!(last["state"], "cancelled", "{last}");
         assert!(last["model_id"].is_null(), "{last}");
     }
-    let queued_events = events(&server, &queued);
+    let queued_events = events(&server, &queued, None);
     assert_eq!(
         queued_events.len(),
         1,
@@ -511,4 +511,102 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
     let models = send(&server, "GET", "/api/v1/models", None, &[]).json();
     assert_eq!(models, serde_json::json!([]));
     assert_eq!(uploads_left(&data_dir), Vec::<String>::new());
+}
+
+#[test]
+fn the_fit_pages_work_without_javascript_and_need_an_analyst() {
+    let dir = scratch_dir("jobs_pages");
+    let data_dir = dir.join("store");
+    let data_dir_arg = data_dir.to_string_lossy().into_owned();
+    let analyst = token(&data_dir_arg, "analyst");
+    let viewer = token(&data_dir_arg, "viewer");
+    let server = Server::start(&["--data-dir", &data_dir_arg]);
+    let csv = confounded(500, 4);
+    let parts = |dag: &'static str| -> Vec<Part<'_>> {
+        vec![
+            Part::File("data", "sales.csv", &csv),
+            Part::File("dag", "d.dag", dag),
+            Part::Text("name", "paged"),
+            Part::Text("levers", "x"),
+            Part::Text("kpis", "y"),
+        ]
+    };
+
+    // A viewer is told which token is needed; the form is not shown.
+    let refused = send(&server, "GET", "/fit", Some(&viewer), &[]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("needs an analyst or admin token"),
+        "{}",
+        refused.body
+    );
+
+    let page = send(&server, "GET", "/fit", Some(&analyst), &[]);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("at most 256 MiB"),
+        "the limit is on the page"
+    );
+
+    // A CSV that does not match the DAG: the form again, with the reason, as 422.
+    let mismatch = send(
+        &server,
+        "POST",
+        "/fit",
+        Some(&analyst),
+        &parts("z -> x\nx -> w\n"),
+    );
+    assert_eq!(mismatch.status, 422, "{}", mismatch.body);
+    assert!(
+        mismatch.body.contains("id=\"fit-error\""),
+        "{}",
+        mismatch.body
+    );
+    assert!(
+        mismatch.body.contains("has no column `w`"),
+        "{}",
+        mismatch.body
+    );
+
+    // A good form goes to the job's page, which refreshes itself until it ends.
+    let posted = send(
+        &server,
+        "POST",
+        "/fit",
+        Some(&analyst),
+        &parts("z -> x\nz -> y\nx -> y\n"),
+    );
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let location = posted.header("location").unwrap().to_string();
+    assert!(location.starts_with("/jobs/"), "{location}");
+    let id = location.trim_start_matches("/jobs/").to_string();
+    let last = events(&server, &id, Some(&analyst)).pop().unwrap();
+    assert_eq!(last["state"], "succeeded", "{last}");
+    let job_page = send(&server, "GET", &location, Some(&analyst), &[]);
+    assert_eq!(job_page.status, 200, "{}", job_page.body);
+    assert!(
+        job_page.body.contains("data-state=\"succeeded\""),
+        "{}",
+        job_page.body
+    );
+    assert!(
+        job_page.body.contains("href=\"/models/paged@1\""),
+        "{}",
+        job_page.body
+    );
+    assert!(
+        !job_page.body.contains("http-equiv=\"refresh\""),
+        "an ended job stops refreshing"
+    );
+    let listed = send(&server, "GET", "/fit", Some(&analyst), &[]);
+    assert!(
+        listed.body.contains(&format!("data-job=\"{id}\"")),
+        "{}",
+        listed.body
+    );
 }
