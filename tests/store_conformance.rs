@@ -44,6 +44,7 @@ pub fn model(name: &str, edges: &[(&str, &str)], levers: &[&str], kpis: &[&str])
             })
             .collect(),
         edges: edges.iter().map(|(a, b)| CausalEdge::new(a, b)).collect(),
+        created_by: Some("pm-team".into()),
     }
 }
 

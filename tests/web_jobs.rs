@@ -518,7 +518,18 @@ fn the_fit_pages_work_without_javascript_and_need_an_analyst() {
     let dir = scratch_dir("jobs_pages");
     let data_dir = dir.join("store");
     let data_dir_arg = data_dir.to_string_lossy().into_owned();
-    let analyst = token(&data_dir_arg, "analyst");
+    let named = causeway(&[
+        "--data-dir",
+        &data_dir_arg,
+        "token",
+        "create",
+        "--role",
+        "analyst",
+        "--name",
+        "ana",
+    ]);
+    assert_eq!(named.code, 0, "{}", named.stderr);
+    let analyst = named.stdout.trim().to_string();
     let viewer = token(&data_dir_arg, "viewer");
     let server = Server::start(&["--data-dir", &data_dir_arg]);
     let csv = confounded(500, 4);
@@ -608,5 +619,22 @@ fn the_fit_pages_work_without_javascript_and_need_an_analyst() {
         listed.body.contains(&format!("data-job=\"{id}\"")),
         "{}",
         listed.body
+    );
+
+    // The version records who saved it: the token's label.
+    let model = send(
+        &server,
+        "GET",
+        "/api/v1/models/paged@1",
+        Some(&analyst),
+        &[],
+    )
+    .json();
+    assert_eq!(model["created_by"], "ana", "{model}");
+    let models = send(&server, "GET", "/models", Some(&analyst), &[]);
+    assert!(
+        models.body.contains("<td class=\"author\">ana</td>"),
+        "{}",
+        models.body
     );
 }

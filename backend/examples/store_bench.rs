@@ -66,6 +66,7 @@ fn big_model(name: &str) -> ModelDocument {
         mechanisms: None,
         variables,
         edges,
+        created_by: None,
     }
 }
 

@@ -66,6 +66,8 @@ pub struct FitSpec {
     pub seed: u64,
     /// The upload's directory, removed when the job ends.
     pub upload_dir: PathBuf,
+    /// Who started the job, recorded as the version's author.
+    pub created_by: Option<String>,
 }
 
 /// What a person asked for, before checking (the API's and the page's form fields).
@@ -89,6 +91,8 @@ pub struct FitForm {
     pub drop_missing: bool,
     /// `seed`.
     pub seed: Option<String>,
+    /// Who is asking (the version's author), from the request's token.
+    pub created_by: Option<String>,
 }
 
 /// Why a fit request was refused before it became a job.
@@ -212,6 +216,7 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
         drop_missing: form.drop_missing,
         seed,
         upload_dir: upload_dir.to_path_buf(),
+        created_by: form.created_by,
     })
 }
 
@@ -613,12 +618,14 @@ fn fit(
         }
     };
     let model = StructuralModel::fit_with_progress(&data, graph, &options, &progress)?;
-    Ok(model.to_document(
+    let (mut document, mechanisms) = model.to_document(
         &spec.name,
         &BTreeMap::new(),
         &sha256_hex(&bytes),
         &now_rfc3339(),
-    )?)
+    )?;
+    document.created_by = spec.created_by.clone();
+    Ok((document, mechanisms))
 }
 
 /// The DAG PC finds in `data`, when it orients every edge.

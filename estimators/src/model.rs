@@ -40,6 +40,10 @@ pub struct ModelDocument {
     pub variables: Vec<Variable>,
     /// The direct causes, in a stable order.
     pub edges: Vec<CausalEdge>,
+    /// Who saved this version: the label (or id) of the token that saved it over
+    /// the API, or the CLI's `--author`. None when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// What a variable is for in a what-if question.

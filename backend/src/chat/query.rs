@@ -290,6 +290,7 @@ pub(crate) mod tests {
             mechanisms: None,
             variables,
             edges,
+            created_by: None,
         }
     }
 

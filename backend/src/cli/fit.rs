@@ -69,6 +69,9 @@ pub struct FitArgs {
     /// Do not save to the store (with --output: only write the files).
     #[arg(long, requires = "output")]
     no_save: bool,
+    /// Who fitted the model, recorded in the version (the model browser shows it).
+    #[arg(long)]
+    author: Option<String>,
     /// Seed of the held-out split, the kept sample and the forests.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -126,8 +129,9 @@ pub fn run(args: &FitArgs, settings: &Settings) -> Result<(), CommandError> {
         None => BTreeMap::new(),
     };
     let model = StructuralModel::fit(&data, &graph, &fit_options)?;
-    let (document, mechanisms) =
+    let (mut document, mechanisms) =
         model.to_document(&args.name, &notes, &sha256_hex(&bytes), &now_rfc3339())?;
+    document.created_by = args.author.clone();
 
     let saved: ModelDocument = if args.no_save {
         document.clone()

@@ -30,6 +30,9 @@ pub struct ImportArgs {
     /// Save under this name instead of the document's.
     #[arg(long)]
     name: Option<String>,
+    /// Record this author in the version instead of the document's.
+    #[arg(long)]
+    author: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -89,6 +92,9 @@ pub fn import(args: &ImportArgs, settings: &Settings) -> Result<(), CommandError
     if let Some(name) = &args.name {
         validate_name(name)?;
         model.name = name.clone();
+    }
+    if let Some(author) = &args.author {
+        model.created_by = Some(author.clone());
     }
     let saved = runtime()?.block_on(async {
         let store = store::open(settings).await?;

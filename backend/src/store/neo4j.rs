@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! (:Model {id, name, version, created_at, dataset_sha256, n_rows, method, assumptions,
-//!          mechanisms})
+//!          mechanisms, created_by})
 //!   -[:HAS_VARIABLE]->(:Variable {model_id, name, ordinal, label, aliases, role, kind,
 //!                                 unit, mean, std, min, max, mechanism, parameters})
 //! (:Variable)-[:CAUSES {ordinal, effect, ci_low, ci_high, p_value, method}]->(:Variable)
@@ -80,7 +80,7 @@ RETURN c.last AS version";
 const CREATE_MODEL: &str = "\
 CREATE (:Model {id: $id, name: $name, version: $version, created_at: $created_at,
                 dataset_sha256: $dataset_sha256, n_rows: $n_rows, method: $method,
-                assumptions: $assumptions, mechanisms: $mechanisms})";
+                assumptions: $assumptions, mechanisms: $mechanisms, created_by: $created_by})";
 
 /// The serialised mechanisms of a fitted model, in a node of their own so that
 /// listing and traversing models never loads them.
@@ -553,7 +553,8 @@ async fn write_version(
             .param("n_rows", n_rows)
             .param("method", model.method.as_str())
             .param("assumptions", model.assumptions.clone())
-            .param("mechanisms", model.mechanisms.clone()),
+            .param("mechanisms", model.mechanisms.clone())
+            .param("created_by", model.created_by.clone()),
     )
     .await?;
     if let Some(text) = mechanisms {
@@ -656,6 +657,8 @@ struct ModelRow {
     assumptions: Vec<String>,
     #[serde(default)]
     mechanisms: Option<String>,
+    #[serde(default)]
+    created_by: Option<String>,
 }
 
 /// A `Variable` node's properties.
@@ -757,6 +760,7 @@ fn document_from(
         mechanisms: model.mechanisms,
         variables,
         edges,
+        created_by: model.created_by,
     })
 }
 

@@ -241,6 +241,7 @@ mod tests {
                 })
                 .collect(),
             edges: edges.iter().map(|(a, b)| CausalEdge::new(a, b)).collect(),
+            created_by: None,
         }
     }
 

@@ -12,11 +12,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Analyst;
+use super::auth::{Analyst, Caller};
 use super::AppState;
 use crate::chat::{Conversation, WhatIfQuery};
 use crate::engine::WhatIfAnswer;
@@ -248,6 +248,7 @@ async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
 /// 422 for a graph with a cycle, 413 over [`MAX_GRAPHML_BYTES`].
 async fn import_model(
     _: Analyst,
+    Extension(caller): Extension<Caller>,
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
@@ -301,6 +302,11 @@ async fn import_model(
     .map_err(|e| ApiError(StoreError::Backend(format!("parsing task: {e}"))).into_response())?;
     let mut model = parsed.map_err(|(status, code, message)| error_body(status, code, &message))?;
     model.name = name;
+    // Whoever imports a version is its author here; an open server keeps what the
+    // document says.
+    if let Some(author) = caller.author() {
+        model.created_by = Some(author);
+    }
     let saved = state
         .store
         .save(model)

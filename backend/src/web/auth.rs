@@ -60,6 +60,20 @@ impl Caller {
         }
     }
 
+    /// Who saves a model version made in this request: the token's label, else its
+    /// id; nobody on an open server.
+    pub fn author(&self) -> Option<String> {
+        match self {
+            Caller::Open => None,
+            Caller::Token(token) => Some(
+                token
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("token {}", token.id)),
+            ),
+        }
+    }
+
     /// One line for the page: the open mode, or the role and label signed in with.
     pub fn describe(&self) -> String {
         match self {

@@ -1,8 +1,8 @@
 //! The model browser: what is stored, what each version says, and what changed.
 //!
-//! - `GET /models`: every model with its versions, their dates and what each
-//!   document records about its making (method, rows, data set). Documents carry no
-//!   author, so none is shown.
+//! - `GET /models`: every model with its versions, their dates, authors (the token
+//!   or `--author` that saved each, when recorded) and what each document records
+//!   about its making (method, rows, data set).
 //! - `GET /models/{name}` (the latest version) and `GET /models/{name}@{version}`:
 //!   the graph drawn in layers ([`svg::model_picture`]), the variables with their
 //!   support statistics, mechanism and held-out fit, the effects with their 95%
@@ -188,6 +188,8 @@ struct VersionRow {
     edges: usize,
     /// The first 12 hex digits of the data set's SHA-256.
     dataset: String,
+    /// Who saved it, when recorded.
+    author: Option<String>,
 }
 
 /// One model name in the list.
@@ -222,6 +224,7 @@ async fn list_page(State(state): State<AppState>) -> Response {
                     variables: doc.variables.len(),
                     edges: doc.edges.len(),
                     dataset: doc.dataset_sha256.chars().take(12).collect(),
+                    author: doc.created_by.clone(),
                 }),
                 // Deleted between the listing and this read: no longer stored.
                 Err(StoreError::NotFound { .. }) => {}
@@ -620,6 +623,7 @@ mod tests {
                 .map(|(n, r)| Variable::new(n, *r, VariableKind::Continuous))
                 .collect(),
             edges,
+            created_by: None,
         }
     }
 

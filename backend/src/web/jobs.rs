@@ -111,6 +111,7 @@ impl From<PrepareError> for Refusal {
 /// Receives a fit form, checks it and starts the job.
 async fn receive(
     state: &AppState,
+    caller: &Caller,
     headers: &HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<JobStatus, Refusal> {
@@ -128,7 +129,10 @@ async fn receive(
     })?;
     let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit).await?;
     let form = match form_of(&upload) {
-        Ok(form) => form,
+        Ok(form) => FitForm {
+            created_by: caller.author(),
+            ..form
+        },
         Err(refusal) => {
             upload.remove();
             return Err(refusal);
@@ -225,6 +229,7 @@ fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
         mechanism: upload.field("mechanism").map(str::to_string),
         drop_missing: flag("drop_missing"),
         seed: upload.field("seed").map(str::to_string),
+        created_by: None,
     })
 }
 
@@ -239,11 +244,12 @@ fn job_not_found(id: &str) -> Response {
 /// `POST /api/v1/jobs`: 202 with the job's status and its `Location`.
 async fn start_job(
     _: Analyst,
+    Extension(caller): Extension<Caller>,
     State(state): State<AppState>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    match receive(&state, &headers, multipart).await {
+    match receive(&state, &caller, &headers, multipart).await {
         Ok(status) => {
             let location = format!("/api/v1/jobs/{}", status.id);
             let mut response = (StatusCode::ACCEPTED, Json(status)).into_response();
@@ -372,7 +378,7 @@ async fn fit_form(
     if let Some(refused) = needs_analyst(&state, &caller) {
         return refused;
     }
-    match receive(&state, &headers, multipart).await {
+    match receive(&state, &caller, &headers, multipart).await {
         Ok(status) => Redirect::to(&format!("/jobs/{}", status.id)).into_response(),
         Err(refusal) => {
             let mut context = form_context(&state, &caller);

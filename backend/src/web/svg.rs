@@ -357,6 +357,7 @@ mod tests {
                     edge
                 })
                 .collect(),
+            created_by: None,
         }
     }
 

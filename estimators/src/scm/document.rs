@@ -137,6 +137,7 @@ impl StructuralModel {
             mechanisms: Some(mechanisms_reference(&serialised)),
             variables,
             edges,
+            created_by: None,
         };
         Ok((document, serialised))
     }

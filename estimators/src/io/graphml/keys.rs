@@ -85,7 +85,8 @@ const JSON_MAP: &str =
     "JSON object from name to number, keys sorted, e.g. {\"intercept\":1.5,\"tv_spend\":0.3}";
 
 /// Every key of a model document, in the order the writer declares them and writes
-/// their `<data>`: graph keys, then node keys, then edge keys.
+/// their `<data>`: graph keys, then node keys, then edge keys, then the keys added
+/// since (so that no earlier key's id ever changes).
 #[rustfmt::skip]
 pub const MODEL_KEYS: &[ModelKey] = &[
     key("d0", KeyDomain::Graph, "model_id", KeyType::String, TEXT,
@@ -142,6 +143,9 @@ pub const MODEL_KEYS: &[ModelKey] = &[
         "p-value for no direct effect. Absent: unknown."),
     key("d24", KeyDomain::Edge, "method", KeyType::String, TEXT,
         "How the effect was estimated. Absent: unknown."),
+    key("d25", KeyDomain::Graph, "created_by", KeyType::String, TEXT,
+        "Who saved this version: the label or id of the token that saved it, or the \
+         CLI's --author. Absent: not recorded."),
 ];
 
 const fn key(

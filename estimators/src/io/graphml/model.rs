@@ -153,6 +153,7 @@ pub fn read_model(text: &str, file: &str) -> Result<ModelDocument> {
         mechanisms: graph.text("mechanisms"),
         variables: Vec::with_capacity(document.nodes.len()),
         edges: Vec::with_capacity(document.edges.len()),
+        created_by: graph.text("created_by"),
     };
 
     for node in &document.nodes {
@@ -241,6 +242,7 @@ fn graph_value<'a>(doc: &'a ModelDocument, name: &str) -> Option<Value<'a>> {
         "method" => non_empty(&doc.method),
         "assumptions" => (!doc.assumptions.is_empty()).then_some(Value::Strings(&doc.assumptions)),
         "mechanisms" => doc.mechanisms.as_deref().map(Value::Text),
+        "created_by" => doc.created_by.as_deref().map(Value::Text),
         _ => None,
     }
 }
@@ -553,6 +555,7 @@ mod tests {
                 p_value: Some(1e-7),
                 ..CausalEdge::new("tv_spend", "sales")
             }],
+            created_by: Some("Ana & <the analysts>".into()),
         }
     }
 
@@ -570,6 +573,7 @@ mod tests {
     <data key="d5">500</data>
     <data key="d6">scm-linear</data>
     <data key="d7">["no unobserved confounding"]</data>
+    <data key="d25">Ana &amp; &lt;the analysts&gt;</data>
     <node id="tv_spend">
       <data key="d9">TV "ads" &amp; &lt;spend&gt;</data>
       <data key="d10">["TV ads","電視廣告"]</data>
@@ -981,6 +985,7 @@ mod tests {
                     mechanisms: None,
                     variables,
                     edges,
+                    created_by: None,
                 }
             })
         })
