@@ -211,6 +211,11 @@ impl Server {
         (Server { child, address }, reader)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `GET path`: the status code and the body.
     pub fn get(&self, path: &str) -> (u16, String) {
         let response = self.request("GET", path, None);

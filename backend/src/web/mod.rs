@@ -3,10 +3,11 @@
 //!
 //! It serves the web chat (`/`, [`chat`]), the model browser (`/models`,
 //! [`browse`]), health checks, the JSON API under
-//! `/api/v1/` ([`api`]) and the Slack bot under `/slack/` ([`slack`]); every answer
-//! goes through the one [`Planner`]. [`auth::authenticate`] stands in front of all
-//! of them: once any token exists, only the health checks, the login form and Slack
-//! (which checks its own signatures) answer without one.
+//! `/api/v1/` ([`api`], and [`tokens`] for admins) and the Slack bot under
+//! `/slack/` ([`slack`]); every answer goes through the one [`Planner`].
+//! [`auth::authenticate`] stands in front of all of them: once any token exists,
+//! only the health checks, the login form and Slack (which checks its own
+//! signatures) answer without one.
 
 pub mod api;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod chat;
 mod health;
 pub mod slack;
 pub mod svg;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -142,6 +144,7 @@ pub fn app(state: AppState) -> Router {
         .merge(browse::router())
         .merge(slack::router())
         .nest("/api/v1", api::router())
+        .nest("/api/v1", tokens::router())
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(state, auth::authenticate))
 }
