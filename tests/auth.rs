@@ -1,6 +1,7 @@
 //! Tokens and roles, end to end: tokens made with `causeway token create`, then
 //! each route of a running `causeway serve` asked with no token, a bad one, and each
-//! role's; the open mode without tokens; the login form's cookie; revoking.
+//! role's; the open mode without tokens; the login form's cookie; revoking; and
+//! tokens managed by an admin over the API.
 
 use crate::helpers::{causeway, form, http_request_with_headers, scratch_dir, Response, Server};
 use crate::web_chat::fit_retail;
@@ -118,6 +119,20 @@ fn each_route_needs_its_role() {
             Some(("application/graphml+xml", graphml.as_str())),
             [401, 401, 403, 201, 201],
         ),
+        // Token management is for admins only.
+        ("GET", "/api/v1/tokens", None, [401, 401, 403, 403, 200]),
+        (
+            "POST",
+            "/api/v1/tokens",
+            Some(("application/json", r#"{"role": "viewer", "name": "table"}"#)),
+            [401, 401, 403, 403, 201],
+        ),
+        (
+            "DELETE",
+            "/api/v1/tokens/000000000000",
+            None,
+            [401, 401, 403, 403, 404],
+        ),
         ("GET", "/healthz", None, [200, 200, 200, 200, 200]),
         ("GET", "/readyz", None, [200, 200, 200, 200, 200]),
         // Slack checks its own signatures (and is not configured here).
@@ -144,12 +159,13 @@ fn each_route_needs_its_role() {
                         .is_some_and(|v| v.starts_with("Bearer")));
                 }
                 403 => {
+                    // The refusal names the caller's role.
                     let error = response.json();
                     assert_eq!(error["error"]["code"], "forbidden");
-                    assert!(error["error"]["message"]
-                        .as_str()
-                        .unwrap()
-                        .contains("viewer"));
+                    assert!(
+                        error["error"]["message"].as_str().unwrap().contains(who),
+                        "{error}"
+                    );
                 }
                 303 if token.is_none() || *who == "bad token" => {
                     assert_eq!(
@@ -569,4 +585,147 @@ fn a_corrupt_token_file_stops_the_server_from_starting() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn an_admin_manages_tokens_over_the_api() {
+    let dir = scratch_dir("auth_token_api");
+    let data_dir = dir.join("store").to_string_lossy().into_owned();
+    let admin = create_token(&data_dir, "admin");
+    let server = Server::start(&["--data-dir", &data_dir]);
+    let create = |body: &str| {
+        request(
+            &server,
+            "POST",
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(("application/json", body)),
+        )
+    };
+
+    let listed = request(&server, "GET", "/api/v1/tokens", Some(&admin), None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+    assert_eq!(listed.json()[0]["role"], "admin");
+
+    // The new token's secret is shown once, in the shape `token create --format json` has.
+    let created = create(r#"{"role": "analyst", "name": "ci"}"#);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let created = created.json();
+    let analyst = created["token"].as_str().unwrap().to_string();
+    assert!(
+        analyst.starts_with("cw_") && analyst.len() == 67,
+        "{created}"
+    );
+    assert_eq!(created["role"], "analyst");
+    assert_eq!(created["name"], "ci");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // Lists, over the API and on the command line, never show secrets or hashes.
+    let listed = request(&server, "GET", "/api/v1/tokens", Some(&admin), None);
+    let entries = listed.json();
+    assert_eq!(entries.as_array().unwrap().len(), 2, "{}", listed.body);
+    assert_eq!(entries[1]["id"], id.as_str());
+    assert_eq!(entries[1]["name"], "ci");
+    for secret in [&admin, &analyst] {
+        assert!(!listed.body.contains(&secret[3..]), "{}", listed.body);
+    }
+    assert!(!listed.body.contains("sha256"), "{}", listed.body);
+    let cli = causeway(&["--data-dir", &data_dir, "token", "list", "--format", "json"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    assert!(cli.stdout.contains(&id), "{}", cli.stdout);
+
+    // The analyst token works at once: it imports a model, and may not manage tokens.
+    let imported = request(
+        &server,
+        "PUT",
+        "/api/v1/models/shop",
+        Some(&analyst),
+        Some(("application/graphml+xml", &fixture())),
+    );
+    assert_eq!(imported.status, 201, "{}", imported.body);
+    let refused = request(&server, "GET", "/api/v1/tokens", Some(&analyst), None);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs an admin token"),
+        "{}",
+        refused.body
+    );
+
+    // Revoked, it fails from the next request.
+    let path = format!("/api/v1/tokens/{id}");
+    let revoked = request(&server, "DELETE", &path, Some(&admin), None);
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    let read = request(&server, "GET", "/api/v1/models", Some(&analyst), None);
+    assert_eq!(read.status, 401, "{}", read.body);
+    let import = request(
+        &server,
+        "PUT",
+        "/api/v1/models/shop",
+        Some(&analyst),
+        Some(("application/graphml+xml", &fixture())),
+    );
+    assert_eq!(import.status, 401, "{}", import.body);
+    let again = request(&server, "DELETE", &path, Some(&admin), None);
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert_eq!(again.json()["error"]["code"], "not_found");
+
+    // Bad requests say what to send.
+    let unknown_role = create(r#"{"role": "owner"}"#);
+    assert_eq!(unknown_role.status, 400, "{}", unknown_role.body);
+    let message = unknown_role.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("owner") && message.contains("viewer, analyst, admin"),
+        "{message}"
+    );
+    for body in [
+        "{not json",
+        r#"{"name": "no role"}"#,
+        r#"{"role": "viewer", "nmae": "typo"}"#,
+        r#"{"role": 3}"#,
+        r#"{"role": "viewer", "name": ""}"#,
+    ] {
+        let bad = create(body);
+        assert_eq!(bad.status, 400, "{body}: {}", bad.body);
+        assert_eq!(bad.json()["error"]["code"], "invalid_request", "{body}");
+    }
+    let count = request(&server, "GET", "/api/v1/tokens", Some(&admin), None).json();
+    assert_eq!(
+        count.as_array().unwrap().len(),
+        1,
+        "no bad request made a token"
+    );
+
+    // A token file that cannot be written is a 503, and nothing changes. The store
+    // writes `tokens.json.<pid>.tmp` and renames it (see `TokenStore::write`); a
+    // directory in its place makes the write fail while reads still work.
+    let blocker = std::path::Path::new(&data_dir).join(format!("tokens.json.{}.tmp", server.pid()));
+    std::fs::create_dir(&blocker).unwrap();
+    let unwritable = create(r#"{"role": "viewer"}"#);
+    assert_eq!(unwritable.status, 503, "{}", unwritable.body);
+    assert_eq!(unwritable.json()["error"]["code"], "unavailable");
+    let admin_id = count[0]["id"].as_str().unwrap();
+    let unrevoked = request(
+        &server,
+        "DELETE",
+        &format!("/api/v1/tokens/{admin_id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(unrevoked.status, 503, "{}", unrevoked.body);
+    std::fs::remove_dir(&blocker).unwrap();
+    let listed = request(&server, "GET", "/api/v1/tokens", Some(&admin), None);
+    assert_eq!(
+        listed.json().as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.body
+    );
+    assert_eq!(create(r#"{"role": "viewer"}"#).status, 201);
 }

@@ -92,6 +92,38 @@ pub fn causeway_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         .into()
 }
 
+/// Runs `causeway` with `args` on a terminal, as a person at a shell does: its
+/// standard input and standard error are a pseudo-terminal (util-linux `script`)
+/// and its standard output goes to `stdout_file`. The returned `stdout` is what the
+/// terminal showed (standard error's bytes, escape codes and all); `stderr` is
+/// `script`'s own.
+pub fn causeway_in_terminal(args: &[&str], stdout_file: &Path) -> Run {
+    let script = Command::new("script").arg("--version").output();
+    assert!(
+        script.is_ok_and(|o| o.status.success()),
+        "this test needs `script` (util-linux) to run causeway on a pseudo-terminal; install util-linux"
+    );
+    // `script -c` hands the line to a shell: quote every word.
+    let quote = |word: &str| format!("'{}'", word.replace('\'', r"'\''"));
+    let mut line = quote(&causeway_binary().to_string_lossy());
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    line.push_str(" > ");
+    line.push_str(&quote(&stdout_file.to_string_lossy()));
+    let mut command = Command::new("script");
+    command
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null());
+    for name in SETTINGS_ENV {
+        command.env_remove(name);
+    }
+    command.output().expect("script runs").into()
+}
+
 /// The Neo4j the tests use, from `CAUSEWAY_NEO4J_URI`; `None` (after saying so)
 /// when there is none, and a failure when `CAUSEWAY_REQUIRE_NEO4J=1`.
 pub fn test_neo4j_uri() -> Option<String> {
@@ -204,6 +236,11 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
         (Server { child, address }, reader)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `GET path`: the status code and the body.

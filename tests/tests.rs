@@ -11,6 +11,7 @@ mod cli_discover;
 mod cli_draft;
 mod cli_estimate;
 mod cli_models;
+mod cli_progress;
 mod cli_rca;
 mod helpers;
 mod server;

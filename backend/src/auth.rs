@@ -56,6 +56,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, from the one that may do least.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Analyst, Role::Admin];
+
+    /// The role `name` names, as [`Role::name`] spells it (in any case).
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.name().eq_ignore_ascii_case(name.trim()))
+    }
+
     /// The role's name, as the command line and the files spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -392,6 +402,16 @@ mod tests {
         });
         assert!(verify(&tokens, &changed).is_none());
         assert!(verify(&[], &token.secret).is_none());
+    }
+
+    #[test]
+    fn roles_parse_from_their_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.name()), Some(role));
+        }
+        assert_eq!(Role::parse(" Admin "), Some(Role::Admin));
+        assert_eq!(Role::parse("owner"), None);
+        assert_eq!(Role::parse(""), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use causeway_estimators::format::number;
 use causeway_estimators::io::graphml::{read_model, write_model};
 use causeway_estimators::model::ModelDocument;
+use causeway_estimators::progress::{Progress, Silent};
 use causeway_estimators::scm::{
     AnswerKind, Intervention, StructuralModel, TargetEffect, WhatIfOptions, WhatIfResult,
 };
@@ -248,6 +249,18 @@ pub fn answer(
     options: &WhatIfOptions,
     translator: Option<&str>,
 ) -> Result<WhatIfAnswer, Error> {
+    answer_with_progress(loaded, query, options, translator, &Silent)
+}
+
+/// [`answer`], reporting the bootstrap refits to `progress`
+/// ([`StructuralModel::what_if_with_progress`]).
+pub fn answer_with_progress(
+    loaded: &LoadedModel,
+    query: WhatIfQuery,
+    options: &WhatIfOptions,
+    translator: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<WhatIfAnswer, Error> {
     let options = WhatIfOptions {
         unit: query.unit,
         ..options.clone()
@@ -259,9 +272,12 @@ pub fn answer(
         warnings,
         assumptions,
         ..
-    } = loaded
-        .model
-        .what_if(&query.interventions, query.targets.as_deref(), &options)?;
+    } = loaded.model.what_if_with_progress(
+        &query.interventions,
+        query.targets.as_deref(),
+        &options,
+        progress,
+    )?;
     Ok(WhatIfAnswer {
         model: loaded.document.model_id.clone(),
         kind,

@@ -11,6 +11,9 @@
 //!
 //! A refuter can only fail to break an estimate; passing them all is evidence, not
 //! proof. Replications run in parallel and are seeded, so results are reproducible.
+//! Each replicating refuter reports its runs to a [`Progress`] (a stage per
+//! refuter, named as in [`Refuter::stage`]) and stops when it cancels;
+//! [`refute_all`] passes [`Silent`].
 
 use std::collections::BTreeMap;
 
@@ -24,6 +27,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimate::{EffectSpec, Estimate, Estimator, Method};
 use crate::format::number;
+use crate::progress::{Progress, Silent, Tally};
 use crate::stats::{mean_and_variance, quantile, two_sided_p};
 
 /// The refuters, as named in reports.
@@ -35,6 +39,19 @@ pub enum Refuter {
     DataSubset,
     Bootstrap,
     EValue,
+}
+
+impl Refuter {
+    /// The refuter in words, as its progress stage is named ("bootstrap", …).
+    pub fn stage(self) -> &'static str {
+        match self {
+            Refuter::PlaceboTreatment => "placebo treatment",
+            Refuter::RandomCommonCause => "random common cause",
+            Refuter::DataSubset => "data subset",
+            Refuter::Bootstrap => "bootstrap",
+            Refuter::EValue => "E-value",
+        }
+    }
 }
 
 /// The outcome of one refuter.
@@ -96,33 +113,33 @@ pub fn refute_all(
     estimate: &Estimate,
     options: &RefuteOptions,
 ) -> Result<Vec<Refutation>> {
-    let mut runs: Vec<(Refuter, Result<Refutation>)> = Vec::new();
-    if estimator.method() != Method::Iv {
-        runs.push((
-            Refuter::PlaceboTreatment,
-            placebo_treatment(data, spec, estimator, estimate, options),
-        ));
-    }
-    runs.push((
-        Refuter::RandomCommonCause,
-        random_common_cause(data, spec, estimator, estimate, options),
-    ));
-    runs.push((
-        Refuter::DataSubset,
-        data_subset(data, spec, estimator, estimate, options),
-    ));
-    runs.push((
-        Refuter::Bootstrap,
-        bootstrap(data, spec, estimator, estimate, options),
-    ));
-    runs.push((Refuter::EValue, e_value(data, spec, estimate)));
+    refute_all_with_progress(data, spec, estimator, estimate, options, &Silent)
+}
+
+/// [`refute_all`], reporting each replicating refuter's runs to `progress` (one
+/// stage per refuter, [`Refuter::stage`]: 0 before its first run, then one step per
+/// finished run) and stopping when it cancels; no later refuter starts. The
+/// refutations are the same as without it.
+///
+/// # Errors
+/// As [`refute_all`], and [`Error::Cancelled`] from `progress`.
+pub fn refute_all_with_progress(
+    data: &Dataset,
+    spec: &EffectSpec,
+    estimator: &Estimator,
+    estimate: &Estimate,
+    options: &RefuteOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<Refutation>> {
+    let mut refutations = Vec::new();
     // A refuter that cannot run on these data is reported as not passed, beside
-    // the estimate; only a mistake in the options themselves stops everything.
-    runs.into_iter()
-        .map(|(refuter, result)| match result {
-            Ok(refutation) => Ok(refutation),
-            Err(error @ Error::InvalidInput { .. }) => Err(error),
-            Err(error) => Ok(Refutation {
+    // the estimate; only a mistake in the options themselves, or a cancel, stops
+    // everything.
+    let mut keep = |refuter: Refuter, result: Result<Refutation>| -> Result<()> {
+        match result {
+            Ok(refutation) => refutations.push(refutation),
+            Err(error @ (Error::InvalidInput { .. } | Error::Cancelled)) => return Err(error),
+            Err(error) => refutations.push(Refutation {
                 refuter,
                 estimated: estimate.estimate,
                 new_effect: None,
@@ -131,33 +148,63 @@ pub fn refute_all(
                 passed: false,
                 summary: format!("could not run on these data: {error}"),
             }),
-        })
-        .collect()
+        }
+        Ok(())
+    };
+    if estimator.method() != Method::Iv {
+        keep(
+            Refuter::PlaceboTreatment,
+            placebo_treatment(data, spec, estimator, estimate, options, progress),
+        )?;
+    }
+    keep(
+        Refuter::RandomCommonCause,
+        random_common_cause(data, spec, estimator, estimate, options, progress),
+    )?;
+    keep(
+        Refuter::DataSubset,
+        data_subset(data, spec, estimator, estimate, options, progress),
+    )?;
+    keep(
+        Refuter::Bootstrap,
+        bootstrap(data, spec, estimator, estimate, options, progress),
+    )?;
+    keep(Refuter::EValue, e_value(data, spec, estimate))?;
+    Ok(refutations)
 }
 
 /// Runs `runs` replications in parallel, each with its own seeded RNG, and
 /// returns the estimates of those that could be estimated. A perturbed sample can
 /// be degenerate (a resample without treated units); such runs are skipped and
 /// counted, unless they are half or more, which makes the refuter itself fail.
+/// Finished runs are reported to `progress` as `refuter`'s stage; its cancel
+/// stops them all.
 fn replicate(
+    refuter: Refuter,
     runs: usize,
     seed: u64,
     estimator: &Estimator,
+    progress: &dyn Progress,
     one: impl Fn(&mut ChaCha8Rng, &Estimator) -> Result<f64> + Sync,
 ) -> Result<Vec<f64>> {
     if runs < 2 {
         return Err(Error::invalid_input("a refuter needs at least 2 runs"));
     }
+    let tally = Tally::start(progress, refuter.stage(), runs)?;
+    // The outer result is the cancel; the inner one a run's own failure.
     let results: Vec<Result<f64>> = (0..runs)
         .into_par_iter()
         .map(|r| {
+            tally.check()?;
             let run_seed = seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(r as u64 + 1);
             let mut rng = ChaCha8Rng::seed_from_u64(run_seed);
-            one(&mut rng, &estimator.reseeded(run_seed))
+            let result = one(&mut rng, &estimator.reseeded(run_seed));
+            tally.finished()?;
+            Ok(result)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut effects = Vec::with_capacity(runs);
     let mut first_failure = None;
     for result in results {
@@ -192,12 +239,15 @@ pub fn placebo_treatment(
     estimator: &Estimator,
     estimate: &Estimate,
     options: &RefuteOptions,
+    progress: &dyn Progress,
 ) -> Result<Refutation> {
     let treatment = data.column(&spec.treatment)?.values.clone();
     let effects = replicate(
+        Refuter::PlaceboTreatment,
         options.placebo_runs,
         options.seed,
         estimator,
+        progress,
         |rng, estimator| {
             let mut permuted = treatment.clone();
             permuted.shuffle(rng);
@@ -244,14 +294,17 @@ pub fn random_common_cause(
     estimator: &Estimator,
     estimate: &Estimate,
     options: &RefuteOptions,
+    progress: &dyn Progress,
 ) -> Result<Refutation> {
     let name = unused_name(data, "random_common_cause");
     let mut augmented_spec = spec.clone();
     augmented_spec.covariates.push(name.clone());
     let effects = replicate(
+        Refuter::RandomCommonCause,
         options.common_cause_runs,
         options.seed ^ 1,
         estimator,
+        progress,
         |rng, estimator| {
             let noise: Vec<f64> = (0..data.n_rows())
                 .map(|_| rng.sample(rand_distr::StandardNormal))
@@ -276,6 +329,7 @@ pub fn data_subset(
     estimator: &Estimator,
     estimate: &Estimate,
     options: &RefuteOptions,
+    progress: &dyn Progress,
 ) -> Result<Refutation> {
     if !(0.1..1.0).contains(&options.subset_fraction) {
         return Err(Error::invalid_input(format!(
@@ -286,9 +340,11 @@ pub fn data_subset(
     let n = data.n_rows();
     let size = ((n as f64) * options.subset_fraction).round() as usize;
     let effects = replicate(
+        Refuter::DataSubset,
         options.subset_runs,
         options.seed ^ 2,
         estimator,
+        progress,
         |rng, estimator| {
             let mut rows: Vec<usize> = (0..n).collect();
             rows.shuffle(rng);
@@ -351,6 +407,7 @@ pub fn bootstrap(
     estimator: &Estimator,
     estimate: &Estimate,
     options: &RefuteOptions,
+    progress: &dyn Progress,
 ) -> Result<Refutation> {
     let n = data.n_rows();
     let panel_unit = match estimator {
@@ -371,9 +428,11 @@ pub fn bootstrap(
         None => Vec::new(),
     };
     let mut effects = replicate(
+        Refuter::Bootstrap,
         options.bootstrap_runs,
         options.seed ^ 3,
         estimator,
+        progress,
         |rng, estimator| {
             let resampled = match &panel_unit {
                 // Drawn units get fresh ids so a unit drawn twice counts as two units.
@@ -640,6 +699,7 @@ mod tests {
             &Estimator::Ols,
             &estimate,
             &RefuteOptions::default(),
+            &Silent,
         )
         .unwrap();
         assert!(!r.passed, "{r:?}");
@@ -658,6 +718,7 @@ mod tests {
             &Estimator::Ols,
             &estimate,
             &RefuteOptions::default(),
+            &Silent,
         )
         .unwrap();
         assert!(!r.passed, "{r:?}");
@@ -761,9 +822,67 @@ mod tests {
             &estimator,
             &estimate,
             &RefuteOptions::default(),
+            &Silent,
         )
         .unwrap();
         assert!(r.passed, "{r:?}");
         assert!(r.summary.contains("resamples of units"), "{}", r.summary);
+    }
+
+    #[test]
+    fn refuters_report_each_run_and_a_cancel_stops_them() {
+        let (data, spec) = confounded(300, 9);
+        let estimate = Estimator::Ols.estimate(&data, &spec).unwrap();
+        let options = RefuteOptions {
+            bootstrap_runs: 30,
+            ..RefuteOptions::default()
+        };
+        let steps = std::sync::Mutex::new(Vec::new());
+        let record = |stage: &str, done: usize, total: usize| {
+            steps.lock().unwrap().push((stage.to_string(), done, total));
+            Ok(())
+        };
+        let reported =
+            refute_all_with_progress(&data, &spec, &Estimator::Ols, &estimate, &options, &record)
+                .unwrap();
+        let silent = refute_all(&data, &spec, &Estimator::Ols, &estimate, &options).unwrap();
+        assert_eq!(reported, silent, "reporting changes no number");
+        let mut expected = Vec::new();
+        for (stage, runs) in [
+            ("placebo treatment", options.placebo_runs),
+            ("random common cause", options.common_cause_runs),
+            ("data subset", options.subset_runs),
+            ("bootstrap", options.bootstrap_runs),
+        ] {
+            expected.extend((0..=runs).map(|done| (stage.to_string(), done, runs)));
+        }
+        assert_eq!(steps.into_inner().unwrap(), expected);
+
+        let stages = std::sync::Mutex::new(Vec::new());
+        let cancel_in_subsets = |stage: &str, done: usize, _: usize| {
+            stages.lock().unwrap().push(stage.to_string());
+            if stage == "data subset" && done == 3 {
+                Err(Error::Cancelled)
+            } else {
+                Ok(())
+            }
+        };
+        let error = refute_all_with_progress(
+            &data,
+            &spec,
+            &Estimator::Ols,
+            &estimate,
+            &options,
+            &cancel_in_subsets,
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::Cancelled), "{error}");
+        let stages = stages.into_inner().unwrap();
+        assert_eq!(
+            stages.iter().filter(|s| *s == "data subset").count(),
+            4,
+            "0 to 3, nothing after the cancel"
+        );
+        assert!(!stages.iter().any(|s| s == "bootstrap"), "{stages:?}");
     }
 }

@@ -17,11 +17,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use causeway_estimators::data::{ColumnType, Dataset, LoadOptions};
 use causeway_estimators::discover::{
-    discover, format_p, Cpdag, Knowledge, PcParams, Prior, TestKind,
+    discover_with_progress, format_p, Cpdag, Knowledge, PcParams, Prior, TestKind,
 };
 use clap::{Args, ValueEnum};
 
 use super::estimate::parse_type;
+use super::progress::Bar;
 use super::CommandError;
 
 /// Arguments of `causeway discover`.
@@ -110,7 +111,14 @@ pub fn run(args: &DiscoverArgs) -> Result<(), CommandError> {
             TestArg::GTest => TestKind::GTest,
         },
     };
-    let cpdag = discover(&data, &knowledge, &priors, &params)?;
+    // The graph formats are for programs too: only the table gets a bar.
+    let cpdag = discover_with_progress(
+        &data,
+        &knowledge,
+        &priors,
+        &params,
+        &Bar::for_output(args.format == DiscoverFormat::Text),
+    )?;
     let mut out = std::io::stdout().lock();
     match args.format {
         DiscoverFormat::Json => {

@@ -12,11 +12,12 @@ use causeway_estimators::graph::CausalGraph;
 use causeway_estimators::identify::{identify, IdentifiedEstimand, IdentifyOptions, Strategy};
 use causeway_estimators::learners::forest::ForestParams;
 use causeway_estimators::learners::Learner;
-use causeway_estimators::refute::{refute_all, Refutation, RefuteOptions};
+use causeway_estimators::refute::{refute_all_with_progress, Refutation, RefuteOptions};
 use causeway_estimators::Error;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::progress::Bar;
 use super::{CommandError, Format};
 
 /// Arguments of `causeway estimate`.
@@ -157,7 +158,14 @@ pub fn run(args: &EstimateArgs) -> Result<(), CommandError> {
             seed: args.seed,
             ..RefuteOptions::default()
         };
-        refute_all(&data, &spec, &estimator, &estimate, &options)?
+        refute_all_with_progress(
+            &data,
+            &spec,
+            &estimator,
+            &estimate,
+            &options,
+            &Bar::for_output(args.format == Format::Text),
+        )?
     } else {
         Vec::new()
     };

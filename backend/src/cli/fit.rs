@@ -20,6 +20,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::estimate::parse_type;
+use super::progress::Bar;
 use super::{runtime, CommandError, Format};
 use crate::clock::now_rfc3339;
 use crate::config::Settings;
@@ -128,7 +129,12 @@ pub fn run(args: &FitArgs, settings: &Settings) -> Result<(), CommandError> {
         Some(path) => read_notes(path, &graph)?,
         None => BTreeMap::new(),
     };
-    let model = StructuralModel::fit(&data, &graph, &fit_options)?;
+    let model = StructuralModel::fit_with_progress(
+        &data,
+        &graph,
+        &fit_options,
+        &Bar::for_output(args.format == Format::Text),
+    )?;
     let (mut document, mechanisms) =
         model.to_document(&args.name, &notes, &sha256_hex(&bytes), &now_rfc3339())?;
     document.created_by = args.author.clone();

@@ -10,6 +10,7 @@ mod draft;
 mod estimate;
 mod fit;
 mod models;
+mod progress;
 mod rca;
 mod serve;
 mod token;

@@ -8,10 +8,11 @@ use anyhow::Context;
 use causeway_estimators::scm::{Intervention, WhatIfOptions};
 use clap::Args;
 
+use super::progress::Bar;
 use super::{runtime, CommandError, Format};
 use crate::chat::WhatIfQuery;
 use crate::config::Settings;
-use crate::engine::{answer, load_model_file, EngineError, LoadedModel, ModelCache};
+use crate::engine::{answer_with_progress, load_model_file, EngineError, LoadedModel, ModelCache};
 use crate::store::{self, ModelRef};
 
 /// Arguments of `causeway whatif`.
@@ -79,7 +80,13 @@ pub fn run(args: &WhatIfArgs, settings: &Settings) -> Result<(), CommandError> {
         seed: args.seed,
         ..WhatIfOptions::default()
     };
-    let result = answer(&loaded, query, &options, None)?;
+    let result = answer_with_progress(
+        &loaded,
+        query,
+        &options,
+        None,
+        &Bar::for_output(args.format == Format::Text),
+    )?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {

@@ -6,7 +6,9 @@
 //! checks, the login and logout forms and the Slack endpoints (which verify Slack's
 //! own signature); everything else needs a valid token once any token exists, and
 //! the caller is attached to the request as a [`Caller`]. Handlers that write take an
-//! [`Analyst`] argument, which refuses a viewer with 403 before the body is read.
+//! [`Analyst`] argument, which refuses a viewer with 403 before the body is read;
+//! the token routes take an [`Admin`], which refuses viewers and analysts alike.
+//! Both are the one check [`role_refusal`] with a different role.
 //!
 //! A token comes as `Authorization: Bearer cw_…` (scripts, the API) or in the
 //! `causeway_token` cookie that `POST /login` sets (browsers). The cookie is
@@ -95,8 +97,17 @@ fn is_public(path: &str) -> bool {
 
 /// The tokens now (the file is re-read when it changed, off the async threads).
 async fn current_tokens(tokens: &Arc<TokenStore>) -> Result<Vec<StoredToken>, TokenError> {
+    on_token_file(tokens, TokenStore::current).await
+}
+
+/// Runs `work` on the token file off the async threads: every call is a `stat`, a
+/// read or a write. A task that died is reported as a failure of the file.
+pub(super) async fn on_token_file<T: Send + 'static>(
+    tokens: &Arc<TokenStore>,
+    work: impl FnOnce(&TokenStore) -> Result<T, TokenError> + Send + 'static,
+) -> Result<T, TokenError> {
     let tokens = Arc::clone(tokens);
-    tokio::task::spawn_blocking(move || tokens.current())
+    tokio::task::spawn_blocking(move || work(&tokens))
         .await
         .unwrap_or_else(|e| {
             Err(TokenError::Io {
@@ -208,26 +219,65 @@ impl<S: Send + Sync> FromRequestParts<S> for Analyst {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
-        match parts.extensions.get::<Caller>() {
-            Some(caller) if caller.allows(Role::Analyst) => Ok(Analyst),
-            Some(Caller::Token(token)) => Err(error_body(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                &format!(
-                    "this needs an analyst or admin token; token {} is a {} token",
-                    token.id, token.role
-                ),
-            )),
-            // Only a router built without `authenticate` gets here: refuse.
-            _ => {
-                tracing::error!("a write route ran without the token check");
-                Err(error_body(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the server's access check is not configured; see the server log",
-                ))
-            }
+        role_refusal(parts, Role::Analyst).map_or(Ok(Analyst), Err)
+    }
+}
+
+/// An argument for handlers that manage tokens: the caller holds an admin token (or
+/// the server is open). A viewer or an analyst gets 403 before the handler runs.
+pub struct Admin;
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
+        role_refusal(parts, Role::Admin).map_or(Ok(Admin), Err)
+    }
+}
+
+/// The role check of [`Analyst`] and [`Admin`]: `None` when the caller
+/// [`authenticate`] attached may do what `role` may, else the refusal: a 403 that
+/// names the tokens allowed and the caller's.
+fn role_refusal(parts: &Parts, role: Role) -> Option<Response> {
+    match parts.extensions.get::<Caller>() {
+        Some(caller) if caller.allows(role) => None,
+        Some(Caller::Token(token)) => Some(error_body(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!(
+                "this needs {}; token {} is {}",
+                tokens_allowing(role),
+                token.id,
+                a_token_of(token.role)
+            ),
+        )),
+        // Only a router built without `authenticate` gets here: refuse.
+        _ => {
+            tracing::error!("a route that checks roles ran without the token check");
+            Some(error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server's access check is not configured; see the server log",
+            ))
         }
+    }
+}
+
+/// The tokens that may do what `role` may, in words.
+fn tokens_allowing(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "a viewer, analyst or admin token",
+        Role::Analyst => "an analyst or admin token",
+        Role::Admin => "an admin token",
+    }
+}
+
+/// "a viewer token", "an analyst token", "an admin token".
+fn a_token_of(role: Role) -> &'static str {
+    match role {
+        Role::Viewer => "a viewer token",
+        Role::Analyst => "an analyst token",
+        Role::Admin => "an admin token",
     }
 }
 

@@ -3,10 +3,11 @@
 //!
 //! It serves the web chat (`/`, [`chat`]), the model browser (`/models`,
 //! [`browse`]), health checks, the JSON API under
-//! `/api/v1/` ([`api`]) and the Slack bot under `/slack/` ([`slack`]); every answer
-//! goes through the one [`Planner`]. [`auth::authenticate`] stands in front of all
-//! of them: once any token exists, only the health checks, the login form and Slack
-//! (which checks its own signatures) answer without one.
+//! `/api/v1/` ([`api`], and [`tokens`] for admins) and the Slack bot under
+//! `/slack/` ([`slack`]); every answer goes through the one [`Planner`].
+//! [`auth::authenticate`] stands in front of all of them: once any token exists,
+//! only the health checks, the login form and Slack (which checks its own
+//! signatures) answer without one.
 
 pub mod api;
 pub mod auth;
@@ -16,6 +17,7 @@ mod health;
 pub mod jobs;
 pub mod slack;
 pub mod svg;
+pub mod tokens;
 pub mod upload;
 
 use std::sync::Arc;
@@ -153,7 +155,12 @@ pub fn app(state: AppState) -> Router {
         .merge(browse::router())
         .merge(jobs::page_router())
         .merge(slack::router())
-        .nest("/api/v1", api::router().merge(jobs::api_router()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .merge(jobs::api_router())
+                .merge(tokens::router()),
+        )
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(state, auth::authenticate))
 }

@@ -30,6 +30,7 @@ use crate::data::{ColumnType, Dataset};
 use crate::error::{Error, Result};
 use crate::graph::CausalGraph;
 use crate::io::graphml::escape_xml;
+use crate::progress::{Progress, Silent};
 
 pub use ci_test::{CiKey, CiTest, FisherZ, GTest, Memo};
 pub use knowledge::{Knowledge, Prior, ResolvedKnowledge};
@@ -250,6 +251,23 @@ pub fn discover(
     priors: &[Prior],
     params: &PcParams,
 ) -> Result<Cpdag> {
+    discover_with_progress(data, knowledge, priors, params, &Silent)
+}
+
+/// [`discover`], reporting the skeleton search to `progress` — one stage per
+/// conditioning depth ("testing pairs given 0 variables", "… given 1 variable", …),
+/// 0 before its first pair, then one step per pair tested — and stopping between
+/// pairs when it cancels. The graph is the same as without it.
+///
+/// # Errors
+/// As [`discover`], and [`Error::Cancelled`] from `progress`.
+pub fn discover_with_progress(
+    data: &Dataset,
+    knowledge: &Knowledge,
+    priors: &[Prior],
+    params: &PcParams,
+    progress: &dyn Progress,
+) -> Result<Cpdag> {
     params.check()?;
     let names = data.column_names();
     if names.len() < 2 {
@@ -282,24 +300,26 @@ pub fn discover(
     };
     if use_g {
         let test = Memo::new(GTest::from_dataset(data, &names)?);
-        Ok(run_pc(
+        run_pc(
             &names,
             &test,
             data.n_rows(),
             &resolved,
             &indexed,
             params,
-        ))
+            progress,
+        )
     } else {
         let test = Memo::new(FisherZ::from_dataset(data, &names)?);
-        Ok(run_pc(
+        run_pc(
             &names,
             &test,
             data.n_rows(),
             &resolved,
             &indexed,
             params,
-        ))
+            progress,
+        )
     }
 }
 
@@ -320,9 +340,9 @@ pub fn discover_with_test<T: CiTest>(
     let resolved = knowledge.resolve(variables)?;
     let indexed = index_priors(priors, variables)?;
     let test = Memo::new(test);
-    Ok(run_pc(
-        variables, &test, n_rows, &resolved, &indexed, params,
-    ))
+    run_pc(
+        variables, &test, n_rows, &resolved, &indexed, params, &Silent,
+    )
 }
 
 fn index_priors(priors: &[Prior], names: &[String]) -> Result<Vec<IndexedPrior>> {
@@ -357,7 +377,8 @@ fn run_pc<T: CiTest>(
     knowledge: &ResolvedKnowledge,
     priors: &[IndexedPrior],
     params: &PcParams,
-) -> Cpdag {
+    progress: &dyn Progress,
+) -> Result<Cpdag> {
     let n = names.len();
     let mut weight = vec![0.0; n * n];
     for p in priors {
@@ -365,7 +386,15 @@ fn run_pc<T: CiTest>(
             weight[a * n + b] = f64::max(weight[a * n + b], p.confidence);
         }
     }
-    let skeleton = pc::skeleton(test, n, knowledge, &weight, params.alpha, params.max_depth);
+    let skeleton = pc::skeleton(
+        test,
+        n,
+        knowledge,
+        &weight,
+        params.alpha,
+        params.max_depth,
+        progress,
+    )?;
     let mut g = Pdag::new(n, skeleton.adjacent.clone());
     pc::orient_by_knowledge(&mut g, knowledge);
     let mut notes = pc::orient_colliders(&mut g, &skeleton, knowledge, names);
@@ -378,7 +407,7 @@ fn run_pc<T: CiTest>(
             .map_or_else(String::new, |r| r.explanation.clone())
     };
     notes.extend(pc::apply_priors(&mut g, priors, knowledge, names, &explain));
-    Cpdag {
+    Ok(Cpdag {
         variables: names.to_vec(),
         n_rows,
         test: test.name().to_string(),
@@ -387,7 +416,7 @@ fn run_pc<T: CiTest>(
         edges: edges_of(&g, &skeleton, knowledge, names),
         removed,
         notes,
-    }
+    })
 }
 
 fn edges_of(

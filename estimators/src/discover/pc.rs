@@ -46,6 +46,8 @@ use rayon::prelude::*;
 use super::ci_test::CiTest;
 use super::knowledge::ResolvedKnowledge;
 use super::{Decision, MeekRule};
+use crate::error::Result;
+use crate::progress::{Progress, Tally};
 
 /// A separating set found by a test.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,7 +77,9 @@ struct PairOutcome {
 }
 
 /// Step 1: the PC-stable skeleton. `weight[a * n + b]` is the prior confidence that
-/// a and b are adjacent (0 without priors).
+/// a and b are adjacent (0 without priors). Each level is a stage of `progress`
+/// whose total is the number of pairs it tests (known once the level's neighbour
+/// sets are frozen); a cancel stops the search between pairs.
 pub(crate) fn skeleton(
     test: &dyn CiTest,
     n: usize,
@@ -83,7 +87,8 @@ pub(crate) fn skeleton(
     weight: &[f64],
     alpha: f64,
     max_depth: Option<usize>,
-) -> Skeleton {
+    progress: &dyn Progress,
+) -> Result<Skeleton> {
     let mut adjacent = vec![false; n * n];
     let mut by_knowledge = Vec::new();
     for x in 0..n {
@@ -113,10 +118,20 @@ pub(crate) fn skeleton(
         if pairs.is_empty() {
             break;
         }
+        let stage = format!(
+            "testing pairs given {level} variable{}",
+            if level == 1 { "" } else { "s" }
+        );
+        let tally = Tally::start(progress, &stage, pairs.len())?;
         let outcomes: Vec<PairOutcome> = pairs
             .par_iter()
-            .map(|&(x, y)| test_pair(test, n, x, y, level, &frozen, weight, alpha))
-            .collect();
+            .map(|&(x, y)| {
+                tally.check()?;
+                let outcome = test_pair(test, n, x, y, level, &frozen, weight, alpha);
+                tally.finished()?;
+                Ok(outcome)
+            })
+            .collect::<Result<_>>()?;
         for (&(x, y), outcome) in pairs.iter().zip(outcomes) {
             if !outcome.max_p.is_nan() {
                 let old = max_p[x * n + y];
@@ -133,13 +148,13 @@ pub(crate) fn skeleton(
             }
         }
     }
-    Skeleton {
+    Ok(Skeleton {
         n,
         adjacent,
         separation,
         by_knowledge,
         max_p,
-    }
+    })
 }
 
 /// Tests x − y given every subset of size `level` of x's frozen neighbours (less y),

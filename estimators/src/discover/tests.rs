@@ -439,3 +439,67 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn discovery_reports_each_pair_per_depth_and_a_cancel_stops_it() {
+    let data = simulate(&NAMES, &EDGES, 2_000, 11);
+    let steps = std::sync::Mutex::new(Vec::new());
+    let record = |stage: &str, done: usize, total: usize| {
+        steps.lock().unwrap().push((stage.to_string(), done, total));
+        Ok(())
+    };
+    let params = PcParams::default();
+    let reported =
+        discover_with_progress(&data, &Knowledge::default(), &[], &params, &record).unwrap();
+    assert_eq!(
+        reported,
+        discover(&data, &Knowledge::default(), &[], &params).unwrap(),
+        "reporting changes nothing in the graph"
+    );
+    let steps = steps.into_inner().unwrap();
+    // Depth 0 tests all 28 pairs of 8 variables; each depth counts 0 to its total.
+    assert_eq!(
+        steps[0],
+        ("testing pairs given 0 variables".to_string(), 0, 28)
+    );
+    let mut depth = 0;
+    let mut at = 0;
+    while at < steps.len() {
+        let stage = format!(
+            "testing pairs given {depth} variable{}",
+            if depth == 1 { "" } else { "s" }
+        );
+        let total = steps[at].2;
+        for done in 0..=total {
+            assert_eq!(steps[at], (stage.clone(), done, total), "{steps:?}");
+            at += 1;
+        }
+        depth += 1;
+    }
+    assert!(depth >= 2, "the truth needs conditioning sets: {steps:?}");
+
+    let stages = std::sync::Mutex::new(Vec::new());
+    let cancel_at_depth_one = |stage: &str, done: usize, _: usize| {
+        stages.lock().unwrap().push((stage.to_string(), done));
+        if stage.contains("given 1 ") && done == 2 {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    let error = discover_with_progress(
+        &data,
+        &Knowledge::default(),
+        &[],
+        &params,
+        &cancel_at_depth_one,
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::Cancelled), "{error}");
+    let stages = stages.into_inner().unwrap();
+    assert_eq!(
+        stages.last(),
+        Some(&("testing pairs given 1 variable".to_string(), 2)),
+        "nothing is reported after the cancel: {stages:?}"
+    );
+}

@@ -696,3 +696,51 @@ fn a_fit_reports_one_step_per_variable_and_stops_when_cancelled() {
         "no variable is fitted after the cancel"
     );
 }
+
+#[test]
+fn a_what_if_reports_each_bootstrap_refit_and_stops_when_cancelled() {
+    let truth = linear(400, 16);
+    let model = StructuralModel::fit(&truth.data, &truth.graph, &options(&["x"], &["y"])).unwrap();
+    let interventions = [Intervention::new("x", Op::Scale, 0.9)];
+    let what_if_options = WhatIfOptions {
+        bootstrap: 40,
+        seed: 3,
+        ..WhatIfOptions::default()
+    };
+    let steps = std::sync::Mutex::new(Vec::new());
+    let record = |stage: &str, done: usize, total: usize| {
+        steps.lock().unwrap().push((stage.to_string(), done, total));
+        Ok(())
+    };
+    let reported = model
+        .what_if_with_progress(&interventions, None, &what_if_options, &record)
+        .unwrap();
+    let silent = model
+        .what_if(&interventions, None, &what_if_options)
+        .unwrap();
+    assert_eq!(reported, silent, "the seeded answer does not change");
+    assert!(effect(&reported, "y").ci_low.is_some());
+    let expected: Vec<(String, usize, usize)> = (0..=40)
+        .map(|done| ("bootstrap refits".to_string(), done, 40))
+        .collect();
+    assert_eq!(steps.into_inner().unwrap(), expected);
+
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let cancel_at_fifth = |_: &str, done: usize, _: usize| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if done == 5 {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    let error = model
+        .what_if_with_progress(&interventions, None, &what_if_options, &cancel_at_fifth)
+        .unwrap_err();
+    assert!(matches!(error, Error::Cancelled), "{error}");
+    assert_eq!(
+        seen.into_inner(),
+        6,
+        "0 to 5 are reported; no refit is reported after the cancel"
+    );
+}

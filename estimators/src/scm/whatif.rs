@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::format::number;
 use crate::model::{Role, VariableKind};
+use crate::progress::{Progress, Silent, Tally};
 use crate::scm::mechanism::{Mechanism, MechanismKind};
 use crate::scm::paths::path_shares;
 use crate::scm::query::{
@@ -130,6 +131,23 @@ impl StructuralModel {
         targets: Option<&[String]>,
         options: &WhatIfOptions,
     ) -> Result<WhatIfResult> {
+        self.what_if_with_progress(interventions, targets, options, &Silent)
+    }
+
+    /// [`StructuralModel::what_if`], reporting the bootstrap refits to `progress`
+    /// (stage "bootstrap refits": 0 before the first, then one step per finished
+    /// refit) and stopping between refits when it cancels. The answer is the same
+    /// as without it: the reports take no part in the seeded draws.
+    ///
+    /// # Errors
+    /// As [`StructuralModel::what_if`], and [`Error::Cancelled`] from `progress`.
+    pub fn what_if_with_progress(
+        &self,
+        interventions: &[Intervention],
+        targets: Option<&[String]>,
+        options: &WhatIfOptions,
+        progress: &dyn Progress,
+    ) -> Result<WhatIfResult> {
         let plan = self.plan(interventions, targets)?;
         let (observed, kind, draws) = self.particles(&plan, options)?;
         let observed_refs: Vec<&[f64]> = observed.iter().map(Vec::as_slice).collect();
@@ -152,7 +170,7 @@ impl StructuralModel {
             Vec::new(),
         )?;
 
-        let (changes, failures) = self.bootstrap(&plan, &observed_refs, kind, options);
+        let (changes, failures) = self.bootstrap(&plan, &observed_refs, kind, options, progress)?;
         let mut warnings = plan.notes.clone();
         warnings.extend(self.range_warnings(&plan, &new, kind));
         warnings.extend(self.fit_warnings(&plan));
@@ -563,16 +581,18 @@ impl StructuralModel {
     ///
     /// Replicates run in parallel; each thread reuses its multiplicities and its
     /// recomputed columns from one replicate to the next, so memory stays at a few
-    /// replicates' worth whatever the number of refits.
+    /// replicates' worth whatever the number of refits. A refit that fails is
+    /// counted; a cancel from `progress` stops them all.
     fn bootstrap(
         &self,
         plan: &Plan,
         observed: &[&[f64]],
         kind: AnswerKind,
         options: &WhatIfOptions,
-    ) -> (Vec<Vec<f64>>, usize) {
+        progress: &dyn Progress,
+    ) -> Result<(Vec<Vec<f64>>, usize)> {
         if options.bootstrap == 0 {
-            return (Vec::new(), 0);
+            return Ok((Vec::new(), 0));
         }
         let rows = self.population_rows.len();
         let population: Vec<&[f64]> = self.population.iter().map(Vec::as_slice).collect();
@@ -592,77 +612,90 @@ impl StructuralModel {
             })
             .collect();
         let n = observed.first().map_or(0, |c| c.len());
+        // One replicate: its refits, then the change of each metric.
+        let one = |counts: &mut Vec<f64>,
+                   spare: &mut Vec<Option<Vec<f64>>>,
+                   replicate: usize|
+         -> Result<Vec<f64>> {
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            rng.set_stream(replicate as u64 + 1);
+            counts.fill(0.0);
+            for _ in 0..rows {
+                counts[rng.gen_range(0..rows)] += 1.0;
+            }
+            let mut fitted: Vec<Option<Mechanism>> = vec![None; self.nodes.len()];
+            for ((&index, x), names) in refitted.iter().zip(&designs).zip(&names) {
+                let node = &self.nodes[index];
+                let NodeMechanism::Fitted { mechanism, .. } = &node.mechanism else {
+                    unreachable!("filtered to fitted nodes")
+                };
+                let y = ndarray::ArrayView1::from(population[index]);
+                fitted[index] = Some(Mechanism::fit(
+                    mechanism.kind(),
+                    x.view(),
+                    y,
+                    Some(counts),
+                    names,
+                    node.levels.len(),
+                    &self.options.forest,
+                )?);
+            }
+            let mechanisms: Vec<Option<&Mechanism>> = self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| match (&fitted[i], &node.mechanism) {
+                    (Some(refit), _) => Some(refit),
+                    (None, NodeMechanism::Fitted { mechanism, .. }) => Some(mechanism),
+                    (None, NodeMechanism::Empirical) => None,
+                })
+                .collect();
+            // For a population answer the particles are the kept rows, whose
+            // designs were built above.
+            let observed_designs =
+                (kind == AnswerKind::Interventional).then_some(designs.as_slice());
+            let new = self.evaluate(
+                plan,
+                &mechanisms,
+                observed,
+                observed_designs,
+                n,
+                options.seed,
+                std::mem::take(spare),
+            )?;
+            let weights = (kind == AnswerKind::Interventional).then_some(counts.as_slice());
+            let changes = plan
+                .metrics
+                .iter()
+                .map(|metric| {
+                    let after = new[metric.node].as_ref().expect("targets are recomputed");
+                    weighted_mean(after, metric, weights)
+                        - weighted_mean(observed[metric.node], metric, weights)
+                })
+                .collect();
+            *spare = new;
+            Ok(changes)
+        };
+        let tally = Tally::start(progress, "bootstrap refits", options.bootstrap)?;
+        // The outer result is the cancel, which stops every replicate; the inner one
+        // is a replicate's own failure, which only that replicate pays for.
         let outcomes: Vec<Result<Vec<f64>>> = (0..options.bootstrap)
             .into_par_iter()
             .map_init(
                 || (vec![0.0; rows], Vec::new()),
                 |(counts, spare), replicate| {
-                    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-                    rng.set_stream(replicate as u64 + 1);
-                    counts.fill(0.0);
-                    for _ in 0..rows {
-                        counts[rng.gen_range(0..rows)] += 1.0;
-                    }
-                    let mut fitted: Vec<Option<Mechanism>> = vec![None; self.nodes.len()];
-                    for ((&index, x), names) in refitted.iter().zip(&designs).zip(&names) {
-                        let node = &self.nodes[index];
-                        let NodeMechanism::Fitted { mechanism, .. } = &node.mechanism else {
-                            unreachable!("filtered to fitted nodes")
-                        };
-                        let y = ndarray::ArrayView1::from(population[index]);
-                        fitted[index] = Some(Mechanism::fit(
-                            mechanism.kind(),
-                            x.view(),
-                            y,
-                            Some(counts),
-                            names,
-                            node.levels.len(),
-                            &self.options.forest,
-                        )?);
-                    }
-                    let mechanisms: Vec<Option<&Mechanism>> = self
-                        .nodes
-                        .iter()
-                        .enumerate()
-                        .map(|(i, node)| match (&fitted[i], &node.mechanism) {
-                            (Some(refit), _) => Some(refit),
-                            (None, NodeMechanism::Fitted { mechanism, .. }) => Some(mechanism),
-                            (None, NodeMechanism::Empirical) => None,
-                        })
-                        .collect();
-                    // For a population answer the particles are the kept rows, whose
-                    // designs were built above.
-                    let observed_designs =
-                        (kind == AnswerKind::Interventional).then_some(designs.as_slice());
-                    let new = self.evaluate(
-                        plan,
-                        &mechanisms,
-                        observed,
-                        observed_designs,
-                        n,
-                        options.seed,
-                        std::mem::take(spare),
-                    )?;
-                    let weights = (kind == AnswerKind::Interventional).then_some(counts.as_slice());
-                    let changes = plan
-                        .metrics
-                        .iter()
-                        .map(|metric| {
-                            let after = new[metric.node].as_ref().expect("targets are recomputed");
-                            weighted_mean(after, metric, weights)
-                                - weighted_mean(observed[metric.node], metric, weights)
-                        })
-                        .collect();
-                    *spare = new;
-                    Ok(changes)
+                    tally.check()?;
+                    let outcome = one(counts, spare, replicate);
+                    tally.finished()?;
+                    Ok(outcome)
                 },
             )
-            .collect();
+            .collect::<Result<_>>()?;
         let failures = outcomes.iter().filter(|o| o.is_err()).count();
-        (
+        Ok((
             outcomes.into_iter().filter_map(Result::ok).collect(),
             failures,
-        )
+        ))
     }
 
     /// Warnings for variables pushed outside the range they were observed in.
