@@ -56,6 +56,7 @@ use crate::model::{CausalEdge, ModelDocument, Role, Variable, VariableKind};
 ///     mechanisms: None,
 ///     variables: vec![tv, Variable::new("sales", Role::Kpi, VariableKind::Continuous)],
 ///     edges: vec![CausalEdge { effect: Some(0.3), ..CausalEdge::new("tv_spend", "sales") }],
+///     created_by: Some("ana".into()),
 /// };
 /// let text = write_model(&doc)?;
 /// assert!(text.contains(r#"<data key="d10">["TV ads","電視廣告"]</data>"#));
