@@ -133,6 +133,29 @@ fn each_route_needs_its_role() {
             None,
             [401, 401, 403, 403, 404],
         ),
+        // Upload-and-fit is for analysts: the form, and the job API (unknown
+        // jobs are a 404 once the role is right; a body that is not a form a 400).
+        ("GET", "/fit", None, [303, 303, 403, 200, 200]),
+        ("GET", "/api/v1/jobs", None, [401, 401, 403, 200, 200]),
+        (
+            "POST",
+            "/api/v1/jobs",
+            Some(("application/json", "{}")),
+            [401, 401, 403, 400, 400],
+        ),
+        ("GET", "/api/v1/jobs/nope", None, [401, 401, 403, 404, 404]),
+        (
+            "GET",
+            "/api/v1/jobs/nope/events",
+            None,
+            [401, 401, 403, 404, 404],
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/nope/cancel",
+            None,
+            [401, 401, 403, 404, 404],
+        ),
         ("GET", "/healthz", None, [200, 200, 200, 200, 200]),
         ("GET", "/readyz", None, [200, 200, 200, 200, 200]),
         // Slack checks its own signatures (and is not configured here).
@@ -158,6 +181,15 @@ fn each_route_needs_its_role() {
                         .header("www-authenticate")
                         .is_some_and(|v| v.starts_with("Bearer")));
                 }
+                403 if !path.starts_with("/api/") => {
+                    // A page says which token is needed, and who the caller is.
+                    assert!(
+                        response.body.contains("analyst or admin token"),
+                        "{}",
+                        response.body
+                    );
+                    assert!(response.body.contains(who), "{}", response.body);
+                }
                 403 => {
                     // The refusal names the caller's role.
                     let error = response.json();
@@ -168,9 +200,13 @@ fn each_route_needs_its_role() {
                     );
                 }
                 303 if token.is_none() || *who == "bad token" => {
+                    let next = path
+                        .replace('/', "%2F")
+                        .replace('?', "%3F")
+                        .replace('=', "%3D");
                     assert_eq!(
                         response.header("location"),
-                        Some("/login?next=%2F%3Fmodel%3Dretail")
+                        Some(format!("/login?next={next}").as_str())
                     );
                 }
                 _ => {}

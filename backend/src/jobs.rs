@@ -375,10 +375,17 @@ struct JobTable {
 
 impl Jobs {
     /// Jobs that save into `store` and keep uploads under `data_dir/uploads`.
+    /// Uploads left there by a server that stopped mid-job belong to jobs no one
+    /// remembers: they are removed.
     pub fn new(store: Arc<dyn ModelStore>, data_dir: &Path) -> Self {
+        let uploads = data_dir.join("uploads");
+        if uploads.exists() {
+            tracing::info!(dir = %uploads.display(), "removing uploads of earlier runs");
+            crate::web::upload::remove_dir(&uploads);
+        }
         Jobs {
             store,
-            uploads: data_dir.join("uploads"),
+            uploads,
             jobs: Mutex::new(JobTable::default()),
             permits: Semaphore::new(1),
         }
