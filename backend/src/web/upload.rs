@@ -112,10 +112,12 @@ impl UploadError {
     }
 }
 
-/// `limit` bytes as people read them (`256 MiB`, `0.5 MiB`).
+/// `limit` bytes as people read them (`256 MiB`, `0.50 MiB`; tiny limits in bytes).
 pub fn mebibytes(limit: u64) -> String {
     let mib = limit as f64 / (1024.0 * 1024.0);
-    if mib.fract() == 0.0 {
+    if mib < 0.01 {
+        format!("{limit} bytes")
+    } else if mib.fract() == 0.0 {
         format!("{mib:.0} MiB")
     } else {
         format!("{mib:.2} MiB")
@@ -254,5 +256,125 @@ pub fn remove_dir(dir: &Path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(dir = %dir.display(), error = %e, "could not remove an upload");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::FromRequest;
+    use axum::http::Request;
+
+    const BOUNDARY: &str = "b0undary";
+
+    /// A multipart request with no `Content-Length`, as a chunked upload arrives.
+    async fn multipart(parts: &[(&str, Option<&str>, &str)]) -> Multipart {
+        let mut body = String::new();
+        for (name, file_name, contents) in parts {
+            body.push_str(&format!("--{BOUNDARY}\r\n"));
+            match file_name {
+                Some(file) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                )),
+            }
+            body.push_str(contents);
+            body.push_str("\r\n");
+        }
+        body.push_str(&format!("--{BOUNDARY}--\r\n"));
+        let request = Request::builder()
+            .method("POST")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        Multipart::from_request(request, &()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn files_go_to_disk_under_our_names_and_text_stays_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let upload_dir = dir.path().join("u1");
+        let form = multipart(&[
+            ("data", Some("../../etc/Sales.CSV"), "a,b\n1,2\n"),
+            ("dag", Some("graph"), "a -> b"),
+            ("name", None, "  retail \n"),
+            ("levers", None, ""),
+        ])
+        .await;
+        let upload = save(form, upload_dir.clone(), 1024).await.unwrap();
+        let data = &upload.files["data"];
+        assert_eq!(
+            data.path,
+            upload_dir.join("part0.csv"),
+            "the client's path is not used"
+        );
+        assert_eq!(data.file_name.as_deref(), Some("Sales.CSV"));
+        assert_eq!(data.bytes, 8);
+        assert_eq!(std::fs::read_to_string(&data.path).unwrap(), "a,b\n1,2\n");
+        assert_eq!(upload.files["dag"].path, upload_dir.join("part1"));
+        assert_eq!(upload.field("name"), Some("retail"));
+        assert_eq!(
+            upload.field("levers"),
+            None,
+            "an empty part counts as absent"
+        );
+        upload.remove();
+        assert!(!upload_dir.exists());
+    }
+
+    #[tokio::test]
+    async fn going_over_the_limit_mid_stream_stops_and_removes_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let upload_dir = dir.path().join("u2");
+        let big = "x".repeat(5_000);
+        let form = multipart(&[("name", None, "m"), ("data", Some("big.csv"), &big)]).await;
+        let error = save(form, upload_dir.clone(), 4_096).await.unwrap_err();
+        assert!(
+            matches!(error, UploadError::TooLarge { limit: 4_096 }),
+            "{error}"
+        );
+        assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(error.to_string().contains("limit of 4096 bytes"), "{error}");
+        assert!(!upload_dir.exists(), "nothing is left on disk");
+    }
+
+    #[tokio::test]
+    async fn a_field_sent_twice_or_a_huge_text_part_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let twice = multipart(&[("name", None, "a"), ("name", None, "b")]).await;
+        let error = save(twice, dir.path().join("u3"), 1 << 20)
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), "field `name` was sent twice");
+        let long = "y".repeat(MAX_TEXT_BYTES + 1);
+        let huge = multipart(&[("levers", None, &long)]).await;
+        let error = save(huge, dir.path().join("u4"), 1 << 20)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, UploadError::BadText(ref f) if f == "levers"),
+            "{error}"
+        );
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn limits_read_in_mebibytes_and_a_declared_length_over_one_is_refused() {
+        assert_eq!(mebibytes(256 * 1024 * 1024), "256 MiB");
+        assert_eq!(mebibytes(512 * 1024), "0.50 MiB");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, "2048".parse().unwrap());
+        assert!(check_declared_length(&headers, 4096).is_ok());
+        assert!(matches!(
+            check_declared_length(&headers, 1024),
+            Err(UploadError::TooLarge { limit: 1024 })
+        ));
+        assert!(check_declared_length(&HeaderMap::new(), 1).is_ok());
     }
 }
