@@ -132,6 +132,29 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// A `multipart/form-data` body of `parts`, each `(name, file name, content)`: a file
+/// part with a file name, a text part without. Returns the content type (with its
+/// boundary) and the body.
+pub fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    const BOUNDARY: &str = "causeway-test-boundary-5f2c9e";
+    let mut body = String::new();
+    for (name, file_name, content) in parts {
+        body.push_str(&format!("--{BOUNDARY}\r\n"));
+        match file_name {
+            Some(file_name) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )),
+            None => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+            )),
+        }
+        body.push_str(content);
+        body.push_str("\r\n");
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -161,8 +184,16 @@ impl Server {
     /// 0), waits for its "listening on" line and returns the server with the
     /// standard output that follows that line, to read on.
     pub fn spawn(args: &[&str]) -> (Server, std::io::BufReader<std::process::ChildStdout>) {
+        Server::spawn_with_env(args, &[])
+    }
+
+    /// [`Server::spawn`] with settings in the environment (`CAUSEWAY_MAX_UPLOAD_MB`).
+    pub fn spawn_with_env(
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Server, std::io::BufReader<std::process::ChildStdout>) {
         use std::io::BufRead;
-        let mut child = causeway_command(args, &[])
+        let mut child = causeway_command(args, env)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

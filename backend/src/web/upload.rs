@@ -49,10 +49,113 @@ impl Upload {
         self.fields.get(name).map(String::as_str)
     }
 
+    /// Whether a check-box field is on (`on`, `true`, `1` or `yes`).
+    pub fn flag(&self, name: &str) -> bool {
+        self.field(name)
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
+    }
+
+    /// Refuses a field that `form` does not have (so that a misspelt one, `lever`,
+    /// is not silently ignored), text sent for a file and a file sent for text.
+    pub fn check_fields(&self, form: &[FormField]) -> Result<(), UploadError> {
+        let refuse = |message: String| Err(UploadError::Field(message));
+        let find = |name: &str| form.iter().find(|field| field.name == name);
+        for (name, is_file) in self
+            .files
+            .keys()
+            .map(|name| (name, true))
+            .chain(self.fields.keys().map(|name| (name, false)))
+        {
+            match find(name) {
+                None => {
+                    let names: Vec<&str> = form.iter().map(|field| field.name).collect();
+                    return refuse(format!(
+                        "unknown field `{name}`; the form's fields are {}",
+                        names.join(", ")
+                    ));
+                }
+                Some(field) if field.is_file() && !is_file => {
+                    return refuse(format!("field `{name}` must be an uploaded file"));
+                }
+                Some(field) if !field.is_file() && is_file => {
+                    return refuse(format!("field `{name}` must be text, not a file"));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the upload's files.
     pub fn remove(&self) {
         remove_dir(&self.dir);
     }
+}
+
+/// What a form field holds. Every kind but [`FieldKind::File`] arrives as text and
+/// is parsed by the handler; the kind tells [`Upload::check_fields`] which parts
+/// must be files and the OpenAPI document ([`form_schema`]) what to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An uploaded file.
+    File,
+    /// Free text (a name, a comma-separated list of names).
+    Text,
+    /// A whole number from 0.
+    Integer,
+    /// A number.
+    Number,
+    /// A check box: `on`, `true`, `1` or `yes` turn it on ([`Upload::flag`]).
+    Flag,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+}
+
+/// One field of a multipart form: the handler's list of these is both the check of
+/// what was sent and the form's description in the OpenAPI document, so the two
+/// cannot disagree.
+#[derive(Clone, Copy, Debug)]
+pub struct FormField {
+    /// The part's name.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// Whether the form is refused without it.
+    pub required: bool,
+    /// What it is for, for the document's readers.
+    pub description: &'static str,
+}
+
+impl FormField {
+    fn is_file(&self) -> bool {
+        self.kind == FieldKind::File
+    }
+}
+
+/// `form` as the schema of a `multipart/form-data` request body.
+pub fn form_schema(form: &[FormField]) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let mut object = ObjectBuilder::new().schema_type(Type::Object);
+    for field in form {
+        let property = ObjectBuilder::new().description(Some(field.description));
+        let property = match field.kind {
+            FieldKind::File => property
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
+            FieldKind::Text => property.schema_type(Type::String),
+            FieldKind::Integer => property.schema_type(Type::Integer).minimum(Some(0)),
+            FieldKind::Number => property.schema_type(Type::Number),
+            FieldKind::Flag => property.schema_type(Type::Boolean),
+            FieldKind::Choice(words) => property
+                .schema_type(Type::String)
+                .enum_values(Some(words.iter().copied())),
+        };
+        object = object.property(field.name, property);
+        if field.required {
+            object = object.required(field.name);
+        }
+    }
+    object.build()
 }
 
 /// Why an upload was refused.
@@ -70,6 +173,10 @@ pub enum UploadError {
     /// The same field was sent twice.
     #[error("field `{0}` was sent twice")]
     Duplicate(String),
+    /// A field the form does not have, or a file where text belongs (or the
+    /// reverse); the message says which.
+    #[error("{0}")]
+    Field(String),
     /// The upload could not be written (disk full, permissions).
     #[error("the upload could not be saved: {0}")]
     Disk(String),
