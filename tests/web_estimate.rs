@@ -221,6 +221,15 @@ fn bad_estimate_requests_are_refused_with_a_reason() {
         "not_identifiable",
         "not identifiable",
     );
+    let mut folds = form(EDGES, "t");
+    folds[4].2 = "dml".into();
+    folds.push(("folds", None, "1".into()));
+    assert_refused(
+        &post(Some(&analyst), &folds),
+        422,
+        "invalid_input",
+        "at least 2 folds",
+    );
     let mut missing = form(EDGES, "t");
     missing[0].2 = "z,t,y\n1,2,3\n2,,4\n3,1,5\n".into();
     assert_refused(

@@ -23,6 +23,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::auth::Analyst;
+use super::upload::UploadError;
 use super::AppState;
 use crate::chat::{Conversation, WhatIfQuery};
 use crate::engine::WhatIfAnswer;
@@ -71,6 +72,42 @@ pub struct ErrorDetail {
     /// With `clarify`: which parser read the question.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub translator: Option<String>,
+}
+
+/// A refused request: status, API code and message; a response in the shape of
+/// [`ErrorBody`] (or, for a page, the message shown on it).
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The API's response.
+    pub fn json(&self) -> Response {
+        error_body(self.status, self.code, &self.message)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        self.json()
+    }
+}
+
+impl From<UploadError> for Refusal {
+    fn from(error: UploadError) -> Self {
+        Refusal::new(error.status(), error.code(), error.public_message())
+    }
 }
 
 /// The body of `POST /api/v1/whatif`: a question in plain words, or a typed query.

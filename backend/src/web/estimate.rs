@@ -24,7 +24,7 @@ use causeway_estimators::Error;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::api::{error_body, ErrorBody};
+use super::api::{ErrorBody, Refusal};
 use super::auth::Analyst;
 use super::upload::{self, FieldKind, FormField, SavedFile, Upload};
 use super::AppState;
@@ -209,7 +209,7 @@ async fn estimate(
 ) -> Response {
     match receive(&state, &headers, multipart).await {
         Ok(report) => Json(report).into_response(),
-        Err(refused) => refused,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -219,27 +219,21 @@ async fn receive(
     state: &AppState,
     headers: &HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Report, Response> {
+) -> Result<Report, Refusal> {
     let limit = state.max_upload_bytes;
-    upload::check_declared_length(headers, limit).map_err(|e| e.response())?;
+    upload::check_declared_length(headers, limit)?;
     let multipart = multipart.map_err(|rejection| {
-        error_body(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            &format!(
+        invalid(format!(
                 "{}; send a multipart/form-data form with the CSV as `data`, the DAG as `dag` or `edges`, and `treatment` and `outcome`",
                 rejection.body_text()
-            ),
-        )
+        ))
     })?;
-    let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit)
-        .await
-        .map_err(|e| e.response())?;
+    let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit).await?;
     let form = match form_of(&upload) {
         Ok(form) => form,
-        Err(refused) => {
+        Err(refusal) => {
             upload.remove();
-            return Err(refused);
+            return Err(refusal);
         }
     };
     let dir = upload.dir.clone();
@@ -254,7 +248,7 @@ async fn receive(
         Err(e) => {
             upload.remove();
             tracing::error!(cause = %e, "an estimate failed");
-            Err(error_body(
+            Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the estimate could not be computed; see the server log",
@@ -279,13 +273,13 @@ struct EstimateForm {
     request: EstimateRequest,
 }
 
-fn invalid(message: String) -> Response {
-    error_body(StatusCode::BAD_REQUEST, "invalid_request", &message)
+fn invalid(message: String) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
 /// The upload's parts as a request; any problem with the form itself is a 400.
-fn form_of(upload: &Upload) -> Result<EstimateForm, Response> {
-    upload.check_fields(&FORM).map_err(|e| e.response())?;
+fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
+    upload.check_fields(&FORM)?;
     // A file input left empty in a browser form sends a part with no bytes.
     let file = |name: &str| upload.files.get(name).filter(|saved| saved.bytes > 0);
     let data = file("data")
@@ -378,7 +372,7 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Response> {
 }
 
 /// A text field that must be a whole number from 0, if it was sent.
-fn whole_number(upload: &Upload, name: &str) -> Result<Option<u64>, Response> {
+fn whole_number(upload: &Upload, name: &str) -> Result<Option<u64>, Refusal> {
     upload
         .field(name)
         .map(|text| {
@@ -392,7 +386,7 @@ fn whole_number(upload: &Upload, name: &str) -> Result<Option<u64>, Response> {
 }
 
 /// The blocking part: reads the files, parses them and estimates.
-fn estimate_form(form: &EstimateForm) -> Result<Report, Response> {
+fn estimate_form(form: &EstimateForm) -> Result<Report, Refusal> {
     let data_label = label(&form.data, "data.csv");
     let text = read_text(&form.data, &data_label)?;
     let options = LoadOptions {
@@ -410,7 +404,7 @@ fn estimate_form(form: &EstimateForm) -> Result<Report, Response> {
     }
     .map_err(|e| match e {
         Error::Cyclic { .. } => refusal(&e),
-        _ => error_body(StatusCode::BAD_REQUEST, "invalid_graph", &e.to_string()),
+        _ => Refusal::new(StatusCode::BAD_REQUEST, "invalid_graph", e.to_string()),
     })?;
     estimation::run(&data, graph, &form.request).map_err(|e| match e {
         EstimationError::Estimators(e) => refusal(&e),
@@ -427,31 +421,31 @@ fn label(saved: &SavedFile, default: &str) -> String {
 }
 
 /// An uploaded file's text; a file that is not UTF-8 is the client's mistake.
-fn read_text(saved: &SavedFile, label: &str) -> Result<String, Response> {
+fn read_text(saved: &SavedFile, label: &str) -> Result<String, Refusal> {
     let bytes = std::fs::read(&saved.path).map_err(|e| {
         tracing::error!(path = %saved.path.display(), cause = %e, "reading an upload again");
-        error_body(
+        Refusal::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the upload could not be read again; see the server log",
         )
     })?;
     String::from_utf8(bytes).map_err(|_| {
-        error_body(
+        Refusal::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_data",
-            &format!("{label}: the file is not UTF-8 text"),
+            format!("{label}: the file is not UTF-8 text"),
         )
     })
 }
 
 /// The estimators' refusal as a 422 with their message; an I/O failure (the
 /// files are ours by then) is a 500, logged.
-fn refusal(error: &Error) -> Response {
+fn refusal(error: &Error) -> Refusal {
     let code = match error {
         Error::Io { .. } | Error::Cancelled => {
             tracing::error!(cause = %error, "an estimate failed");
-            return error_body(
+            return Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "the estimate could not be computed; see the server log",
@@ -460,7 +454,9 @@ fn refusal(error: &Error) -> Response {
         Error::UnknownVariable { .. } => "unknown_variable",
         Error::NotIdentified { .. } => "not_identifiable",
         Error::Cyclic { .. } => "invalid_model",
+        // An option out of range for the estimator (folds, trim, bootstrap runs).
+        Error::InvalidInput { .. } => "invalid_input",
         _ => "invalid_data",
     };
-    error_body(StatusCode::UNPROCESSABLE_ENTITY, code, &error.to_string())
+    Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
 }

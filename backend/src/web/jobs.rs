@@ -25,10 +25,10 @@ use futures_util::stream::{self, Stream};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::api::{error_body, ErrorBody};
+use super::api::{error_body, ErrorBody, Refusal};
 use super::auth::{Analyst, Caller};
 use super::chat::render;
-use super::upload::{self, mebibytes, FieldKind, FormField, UploadError};
+use super::upload::{self, mebibytes, FieldKind, FormField};
 use super::AppState;
 use crate::auth::Role;
 use crate::jobs::{self, CancelError, FitForm, JobStatus, PrepareError};
@@ -122,33 +122,6 @@ pub fn page_router() -> Router<AppState> {
         )
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/cancel", post(cancel_from_page))
-}
-
-/// A refused request: status, API code and message.
-struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn json(&self) -> Response {
-        error_body(self.status, self.code, &self.message)
-    }
-}
-
-impl From<UploadError> for Refusal {
-    fn from(error: UploadError) -> Self {
-        Refusal::new(error.status(), error.code(), error.public_message())
-    }
 }
 
 impl From<PrepareError> for Refusal {

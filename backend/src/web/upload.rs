@@ -13,10 +13,7 @@ use std::path::{Path, PathBuf};
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::Multipart;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
 use tokio::io::AsyncWriteExt;
-
-use super::api::error_body;
 
 /// The largest text part accepted (a list of variable names, a model name).
 const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -212,11 +209,6 @@ impl UploadError {
             other => other.to_string(),
         }
     }
-
-    /// The API response.
-    pub fn response(&self) -> Response {
-        error_body(self.status(), self.code(), &self.public_message())
-    }
 }
 
 /// `limit` bytes as people read them (`256 MiB`, `0.5 MiB`).
@@ -361,5 +353,83 @@ pub fn remove_dir(dir: &Path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(dir = %dir.display(), error = %e, "could not remove an upload");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORM: [FormField; 2] = [
+        FormField {
+            name: "data",
+            kind: FieldKind::File,
+            required: true,
+            description: "a file",
+        },
+        FormField {
+            name: "seed",
+            kind: FieldKind::Integer,
+            required: false,
+            description: "a number",
+        },
+    ];
+
+    fn upload(files: &[&str], fields: &[&str]) -> Upload {
+        let saved = |name: &&str| {
+            let file = SavedFile {
+                path: PathBuf::from(name),
+                file_name: None,
+                bytes: 1,
+            };
+            (name.to_string(), file)
+        };
+        Upload {
+            dir: PathBuf::from("unused"),
+            files: files.iter().map(saved).collect(),
+            fields: fields
+                .iter()
+                .map(|name| (name.to_string(), "1".to_string()))
+                .collect(),
+        }
+    }
+
+    fn refusal(upload: &Upload) -> String {
+        upload.check_fields(&FORM).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn fields_are_checked_against_the_form() {
+        assert!(upload(&["data"], &["seed"]).check_fields(&FORM).is_ok());
+        assert_eq!(
+            refusal(&upload(&["data"], &["sed"])),
+            "unknown field `sed`; the form's fields are data, seed"
+        );
+        assert_eq!(
+            refusal(&upload(&[], &["data"])),
+            "field `data` must be an uploaded file"
+        );
+        assert_eq!(
+            refusal(&upload(&["seed"], &[])),
+            "field `seed` must be text, not a file"
+        );
+    }
+
+    #[test]
+    fn the_form_schema_has_every_field_with_its_type() {
+        let schema = serde_json::to_value(form_schema(&FORM)).unwrap();
+        assert_eq!(schema["properties"]["data"]["format"], "binary");
+        assert_eq!(schema["properties"]["seed"]["type"], "integer");
+        assert_eq!(schema["required"], serde_json::json!(["data"]));
+    }
+
+    #[test]
+    fn flags_take_the_usual_words_for_on() {
+        let mut form = upload(&[], &[]);
+        for (word, on) in [("on", true), ("TRUE", true), ("1", true), ("off", false)] {
+            form.fields.insert("refute".into(), word.into());
+            assert_eq!(form.flag("refute"), on, "{word}");
+        }
+        assert!(!upload(&[], &[]).flag("refute"));
     }
 }
