@@ -9,7 +9,7 @@ use crate::web_chat::fit_retail;
 const FIXTURE: &str = "estimators/tests/fixtures/retail-networkx.graphml";
 
 /// `causeway token create --role ROLE` on `data_dir`: the printed token.
-fn create_token(data_dir: &str, role: &str) -> String {
+pub fn create_token(data_dir: &str, role: &str) -> String {
     let run = causeway(&["--data-dir", data_dir, "token", "create", "--role", role]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let token = run.stdout.trim().to_string();

@@ -164,31 +164,27 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// One part of a `multipart/form-data` body.
-pub enum Part<'a> {
-    /// A text field: name, value.
-    Text(&'a str, &'a str),
-    /// A file: field name, file name, contents.
-    File(&'a str, &'a str, &'a str),
-}
-
-/// `parts` as a `multipart/form-data` body: (content type, body).
-pub fn multipart(parts: &[Part]) -> (String, String) {
-    let boundary = "causeway-test-boundary-7d1f";
+/// A `multipart/form-data` body of `parts`, each `(name, file name, content)`: a file
+/// part with a file name, a text part without. Returns the content type (with its
+/// boundary) and the body.
+pub fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    const BOUNDARY: &str = "causeway-test-boundary-5f2c9e";
     let mut body = String::new();
-    for part in parts {
-        body.push_str(&format!("--{boundary}\r\n"));
-        match part {
-            Part::Text(name, value) => body.push_str(&format!(
-                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+    for (name, file_name, content) in parts {
+        body.push_str(&format!("--{BOUNDARY}\r\n"));
+        match file_name {
+            Some(file_name) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
             )),
-            Part::File(name, file_name, contents) => body.push_str(&format!(
-                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n{contents}\r\n"
+            None => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
             )),
         }
+        body.push_str(content);
+        body.push_str("\r\n");
     }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
 
 fn percent_encode(text: &str) -> String {
@@ -220,8 +216,16 @@ impl Server {
     /// 0), waits for its "listening on" line and returns the server with the
     /// standard output that follows that line, to read on.
     pub fn spawn(args: &[&str]) -> (Server, std::io::BufReader<std::process::ChildStdout>) {
+        Server::spawn_with_env(args, &[])
+    }
+
+    /// [`Server::spawn`] with settings in the environment (`CAUSEWAY_MAX_UPLOAD_MB`).
+    pub fn spawn_with_env(
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Server, std::io::BufReader<std::process::ChildStdout>) {
         use std::io::BufRead;
-        let mut child = causeway_command(args, &[])
+        let mut child = causeway_command(args, env)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

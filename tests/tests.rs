@@ -20,4 +20,6 @@ mod store_conformance;
 mod store_neo4j;
 mod web_browse;
 mod web_chat;
+mod web_estimate;
 mod web_jobs;
+mod web_openapi;

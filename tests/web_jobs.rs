@@ -8,8 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use crate::helpers::{
-    causeway, form, http_request_with_headers, multipart, scratch_dir, write_file, Part, Response,
-    Server,
+    causeway, form, http_request_with_headers, multipart, scratch_dir, write_file, Response, Server,
 };
 
 /// The true direct effect of `x` on `y` in [`confounded`].
@@ -60,7 +59,7 @@ fn send(
     method: &str,
     path: &str,
     token: Option<&str>,
-    parts: &[Part],
+    parts: &[(&str, Option<&str>, &str)],
 ) -> Response {
     let bearer = token.map(|t| format!("Bearer {t}"));
     let headers: Vec<(&str, &str)> = bearer
@@ -132,11 +131,11 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
         "/api/v1/jobs",
         None,
         &[
-            Part::File("data", "sales.csv", &csv),
-            Part::File("dag", "sales.dag", "z -> x\nz -> y\nx -> y\n"),
-            Part::Text("name", "uplift"),
-            Part::Text("levers", "x"),
-            Part::Text("kpis", "y"),
+            ("data", Some("sales.csv"), &csv),
+            ("dag", Some("sales.dag"), "z -> x\nz -> y\nx -> y\n"),
+            ("name", None, "uplift"),
+            ("levers", None, "x"),
+            ("kpis", None, "y"),
         ],
     );
     assert_eq!(started.status, 202, "{}", started.body);
@@ -197,11 +196,15 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
         "/api/v1/jobs",
         None,
         &[
-            Part::File("data", "sales.csv", &csv),
-            Part::File("dag", "sales.dot", "digraph { z -> x; z -> y; x -> y }"),
-            Part::Text("name", "uplift"),
-            Part::Text("levers", "x"),
-            Part::Text("kpis", "y"),
+            ("data", Some("sales.csv"), &csv),
+            (
+                "dag",
+                Some("sales.dot"),
+                "digraph { z -> x; z -> y; x -> y }",
+            ),
+            ("name", None, "uplift"),
+            ("levers", None, "x"),
+            ("kpis", None, "y"),
         ],
     );
     assert_eq!(again.status, 202, "{}", again.body);
@@ -258,8 +261,9 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
     let server = Server::start(&["--config", &config, "--data-dir", &data_dir_arg]);
     let csv = confounded(300, 2);
     let good_dag = "z -> x\nz -> y\nx -> y\n";
-    let fit =
-        |token: Option<&str>, parts: &[Part]| send(&server, "POST", "/api/v1/jobs", token, parts);
+    let fit = |token: Option<&str>, parts: &[(&str, Option<&str>, &str)]| {
+        send(&server, "POST", "/api/v1/jobs", token, parts)
+    };
     let expect = |response: Response, status: u16, code: &str, needle: &str| {
         assert_eq!(response.status, status, "{}", response.body);
         let body = response.json();
@@ -269,13 +273,13 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
     };
     // Who may fit: no token 401, a viewer 403.
     expect(
-        fit(None, &[Part::Text("name", "m")]),
+        fit(None, &[("name", None, "m")]),
         401,
         "unauthorized",
         "token",
     );
     expect(
-        fit(Some(&viewer), &[Part::Text("name", "m")]),
+        fit(Some(&viewer), &[("name", None, "m")]),
         403,
         "forbidden",
         "analyst",
@@ -288,11 +292,11 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "big.csv", &big),
-                Part::File("dag", "d.dag", good_dag),
-                Part::Text("name", "m"),
-                Part::Text("levers", "x"),
-                Part::Text("kpis", "y"),
+                ("data", Some("big.csv"), &big),
+                ("dag", Some("d.dag"), good_dag),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         413,
@@ -304,11 +308,11 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "sales.csv", &csv),
-                Part::File("dag", "d.dag", "z -> x\nx -> y\nw -> y\nq -> x\n"),
-                Part::Text("name", "m"),
-                Part::Text("levers", "x"),
-                Part::Text("kpis", "y"),
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), "z -> x\nx -> y\nw -> y\nq -> x\n"),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         422,
@@ -320,11 +324,11 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "sales.csv", &csv),
-                Part::File("dag", "d.dag", "z -> x\nx -> y\ny -> z\n"),
-                Part::Text("name", "m"),
-                Part::Text("levers", "x"),
-                Part::Text("kpis", "y"),
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), "z -> x\nx -> y\ny -> z\n"),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         422,
@@ -336,11 +340,11 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "sales.csv", &csv),
-                Part::File("dag", "d.dag", good_dag),
-                Part::Text("name", "m"),
-                Part::Text("levers", "xx"),
-                Part::Text("kpis", "y"),
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), good_dag),
+                ("name", None, "m"),
+                ("levers", None, "xx"),
+                ("kpis", None, "y"),
             ],
         ),
         422,
@@ -352,11 +356,11 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "sales.csv", &csv),
-                Part::File("dag", "d.dag", good_dag),
-                Part::Text("name", "m"),
-                Part::Text("lever", "x"),
-                Part::Text("kpis", "y"),
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), good_dag),
+                ("name", None, "m"),
+                ("lever", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         400,
@@ -367,10 +371,10 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "sales.csv", &csv),
-                Part::Text("name", "m"),
-                Part::Text("levers", "x"),
-                Part::Text("kpis", "y"),
+                ("data", Some("sales.csv"), &csv),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         400,
@@ -381,10 +385,10 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("dag", "d.dag", good_dag),
-                Part::Text("name", "m"),
-                Part::Text("levers", "x"),
-                Part::Text("kpis", "y"),
+                ("dag", Some("d.dag"), good_dag),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         400,
@@ -395,11 +399,11 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         fit(
             a,
             &[
-                Part::File("data", "sales.csv", &csv),
-                Part::File("dag", "d.dag", good_dag),
-                Part::Text("name", "no spaces please"),
-                Part::Text("levers", "x"),
-                Part::Text("kpis", "y"),
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), good_dag),
+                ("name", None, "no spaces please"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
             ],
         ),
         400,
@@ -455,12 +459,12 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
             "/api/v1/jobs",
             None,
             &[
-                Part::File("data", "chain.csv", &csv),
-                Part::File("dag", "chain.txt", &dag),
-                Part::Text("name", name),
-                Part::Text("levers", "v0"),
-                Part::Text("kpis", "v9"),
-                Part::Text("mechanism", "forest"),
+                ("data", Some("chain.csv"), &csv),
+                ("dag", Some("chain.txt"), &dag),
+                ("name", None, name),
+                ("levers", None, "v0"),
+                ("kpis", None, "v9"),
+                ("mechanism", None, "forest"),
             ],
         );
         assert_eq!(response.status, 202, "{}", response.body);
@@ -533,13 +537,13 @@ fn the_fit_pages_work_without_javascript_and_need_an_analyst() {
     let viewer = token(&data_dir_arg, "viewer");
     let server = Server::start(&["--data-dir", &data_dir_arg]);
     let csv = confounded(500, 4);
-    let parts = |dag: &'static str| -> Vec<Part<'_>> {
+    let parts = |dag: &'static str| -> Vec<(&str, Option<&str>, &str)> {
         vec![
-            Part::File("data", "sales.csv", &csv),
-            Part::File("dag", "d.dag", dag),
-            Part::Text("name", "paged"),
-            Part::Text("levers", "x"),
-            Part::Text("kpis", "y"),
+            ("data", Some("sales.csv"), &csv),
+            ("dag", Some("d.dag"), dag),
+            ("name", None, "paged"),
+            ("levers", None, "x"),
+            ("kpis", None, "y"),
         ]
     };
 

@@ -44,6 +44,7 @@ use subtle::ConstantTimeEq;
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -115,7 +116,7 @@ pub struct StoredToken {
 }
 
 /// A token as `causeway token list` and the pages show it: no hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// Public id.
     pub id: String,

@@ -216,7 +216,7 @@ pub fn write_model_files(
 }
 
 /// The answer to a what-if question (`DESIGN.md`, "WhatIfQuery and WhatIfAnswer").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WhatIfAnswer {
     /// The model version that answered, `name@version`.
     pub model: String,

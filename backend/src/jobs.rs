@@ -279,7 +279,7 @@ fn check_graph_against(
 }
 
 /// Where a job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for the job ahead of it.
@@ -305,7 +305,7 @@ impl JobState {
 }
 
 /// A job as the API and the page show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct JobStatus {
     /// The job's id.
     pub id: String,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod estimation;
 pub mod jobs;
 pub mod llm;
 pub mod planner;

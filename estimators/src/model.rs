@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 /// A fitted causal model, one version of a named model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelDocument {
     /// Unique id of this version, `name@version`.
     pub model_id: String,
@@ -48,6 +49,7 @@ pub struct ModelDocument {
 
 /// What a variable is for in a what-if question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Something the business can change (TV spend, safety stock).
@@ -102,6 +104,7 @@ impl std::str::FromStr for Role {
 
 /// The type of a variable's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VariableKind {
     /// Real numbers.
@@ -148,6 +151,7 @@ impl std::str::FromStr for VariableKind {
 
 /// One variable (a node of the model graph).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Variable {
     /// The column name, unique in the model (`tv_spend`).
     pub name: String,
@@ -198,6 +202,7 @@ impl Variable {
 
 /// One direct cause (an edge of the model graph) with its estimated effect.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CausalEdge {
     /// The cause's variable name.
     pub source: String,

@@ -32,6 +32,7 @@ use crate::stats::{mean_and_variance, quantile, two_sided_p};
 
 /// The refuters, as named in reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Refuter {
     PlaceboTreatment,
@@ -56,6 +57,7 @@ impl Refuter {
 
 /// The outcome of one refuter.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refutation {
     /// Which refuter ran.
     pub refuter: Refuter,

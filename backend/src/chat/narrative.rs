@@ -34,7 +34,7 @@ use crate::planner::labels_of;
 use crate::store::{traversal, MAX_DEPTH};
 
 /// The direction a claim states.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// More of the cause gives more of the effect.
@@ -56,7 +56,7 @@ impl Direction {
 }
 
 /// What the model says of one claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// A directed path runs from cause to effect, with the claimed sign (or the
@@ -73,7 +73,7 @@ pub enum Verdict {
 }
 
 /// What was done to the sentence holding a claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Shown as written.
@@ -85,7 +85,7 @@ pub enum Action {
 }
 
 /// One checked claim.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimCheck {
     /// The sentence as the language model wrote it.
     pub sentence: String,
@@ -104,7 +104,7 @@ pub struct ClaimCheck {
 }
 
 /// A narrative after the check: the text to show and the check's record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckedNarrative {
     /// The sentences that passed, with corrections applied.
     pub text: String,

@@ -16,7 +16,7 @@ use causeway_estimators::scm::{ConditionValue, Intervention, Op};
 use serde::{Deserialize, Serialize};
 
 /// A what-if question in typed form.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WhatIfQuery {
     /// The model asked about (`retail`, `retail@3`); none means the default model.
     #[serde(default, skip_serializing_if = "Option::is_none")]

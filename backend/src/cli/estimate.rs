@@ -1,4 +1,8 @@
 //! `causeway estimate`: data + DAG → identification → estimate → refutations.
+//!
+//! The flags become an [`EstimateRequest`] and the work is
+//! [`crate::estimation::run`], the same as `POST /api/v1/estimate`'s; this module
+//! reads the files and prints the report.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -6,19 +10,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use causeway_estimators::data::{ColumnType, Dataset, LoadOptions};
-use causeway_estimators::estimate::{EffectSpec, Estimate, Estimator, Method};
+use causeway_estimators::estimate::Method;
 use causeway_estimators::format::number;
 use causeway_estimators::graph::CausalGraph;
-use causeway_estimators::identify::{identify, IdentifiedEstimand, IdentifyOptions, Strategy};
-use causeway_estimators::learners::forest::ForestParams;
-use causeway_estimators::learners::Learner;
-use causeway_estimators::refute::{refute_all_with_progress, Refutation, RefuteOptions};
-use causeway_estimators::Error;
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
 use super::progress::Bar;
 use super::{CommandError, Format};
+use crate::estimation::{self, EstimateRequest, EstimationError, Nuisance, Report, Surface};
 
 /// Arguments of `causeway estimate`.
 #[derive(Debug, Args)]
@@ -122,60 +121,27 @@ pub(super) fn parse_type(text: &str) -> Result<(String, ColumnType), String> {
     Ok((column.trim().to_string(), kind))
 }
 
-/// What `--format json` prints: the estimate's fields at the top level.
-#[derive(Debug, Serialize)]
-struct Report {
-    #[serde(flatten)]
-    estimate: Estimate,
-    identification: &'static str,
-    /// Every minimal backdoor set, with `--all-sets`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    all_adjustment_sets: Vec<Vec<String>>,
-    assumptions: Vec<String>,
-    refutations: Vec<Refutation>,
-}
-
 pub fn run(args: &EstimateArgs) -> Result<(), CommandError> {
     let options = LoadOptions {
         types: args.types.iter().cloned().collect::<BTreeMap<_, _>>(),
         drop_missing: args.drop_missing,
     };
     let data = Dataset::from_csv_path(&args.data, &options)?;
-    let graph = load_graph(args)?;
-    graph.check_columns(&data.column_names())?;
-
-    let Plan {
-        estimator,
-        spec,
-        identification,
-        assumptions,
-        all_adjustment_sets,
-    } = plan(args, method_of(args.method), &graph)?;
-    let estimate = estimator.estimate(&data, &spec)?;
-    let refutations = if args.refute {
-        let options = RefuteOptions {
-            bootstrap_runs: args.bootstrap,
-            seed: args.seed,
-            ..RefuteOptions::default()
-        };
-        refute_all_with_progress(
-            &data,
-            &spec,
-            &estimator,
-            &estimate,
-            &options,
-            &Bar::for_output(args.format == Format::Text),
-        )?
-    } else {
-        Vec::new()
+    let graph = match (&args.dag, &args.edges) {
+        (Some(path), _) => CausalGraph::load(path)?,
+        (None, Some(edges)) => CausalGraph::parse_edge_list(edges)?,
+        (None, None) => {
+            return Err(CommandError::Usage(
+                "pass --dag FILE or --edges \"a->b, …\"".into(),
+            ))
+        }
     };
-    let report = Report {
-        estimate,
-        identification,
-        all_adjustment_sets,
-        assumptions,
-        refutations,
-    };
+    let report = estimation::run(
+        &data,
+        graph,
+        &request_of(args),
+        &Bar::for_output(args.format == Format::Text),
+    )?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -187,268 +153,44 @@ pub fn run(args: &EstimateArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn method_of(arg: MethodArg) -> Method {
-    match arg {
-        MethodArg::Ols => Method::Ols,
-        MethodArg::Ipw => Method::Ipw,
-        MethodArg::Aipw => Method::Aipw,
-        MethodArg::Dml => Method::Dml,
-        MethodArg::Did => Method::Did,
-        MethodArg::Iv => Method::Iv,
-        MethodArg::Frontdoor => Method::Frontdoor,
-    }
-}
-
-fn load_graph(args: &EstimateArgs) -> Result<CausalGraph, CommandError> {
-    let graph = match (&args.dag, &args.edges) {
-        (Some(path), _) => CausalGraph::load(path)?,
-        (None, Some(edges)) => CausalGraph::parse_edge_list(edges)?,
-        (None, None) => {
-            return Err(CommandError::Usage(
-                "pass --dag FILE or --edges \"a->b, …\"".into(),
-            ))
-        }
-    };
-    if args.latent.is_empty() {
-        return Ok(graph);
-    }
-    for name in &args.latent {
-        if !graph.contains(name) {
-            return Err(Error::unknown_variable(name, graph.node_names()).into());
-        }
-    }
-    let edges: Vec<(String, String)> = graph
-        .edges()
-        .into_iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    let latent: Vec<String> = graph
-        .latent_names()
-        .into_iter()
-        .map(str::to_string)
-        .chain(args.latent.iter().cloned())
-        .collect();
-    Ok(CausalGraph::from_edges(&edges, &latent)?)
-}
-
-/// What to run: the estimator, the effect with its adjustment set, and what the
-/// answer rests on.
-struct Plan {
-    estimator: Estimator,
-    spec: EffectSpec,
-    identification: &'static str,
-    assumptions: Vec<String>,
-    all_adjustment_sets: Vec<Vec<String>>,
-}
-
-/// Chooses the estimator and what to adjust for from the graph (or the user's
-/// overrides): DiD rests on parallel trends, every other method on the strategy
-/// identification finds for it.
-fn plan(args: &EstimateArgs, method: Method, graph: &CausalGraph) -> Result<Plan, CommandError> {
-    if method == Method::Did {
-        return plan_difference_in_differences(args, graph);
-    }
-    let estimand = identify(
-        graph,
-        &args.treatment,
-        &args.outcome,
-        IdentifyOptions {
-            all_minimal_sets: args.all_sets,
+/// The flags as the request that the API builds from its form.
+fn request_of(args: &EstimateArgs) -> EstimateRequest {
+    EstimateRequest {
+        method: match args.method {
+            MethodArg::Ols => Method::Ols,
+            MethodArg::Ipw => Method::Ipw,
+            MethodArg::Aipw => Method::Aipw,
+            MethodArg::Dml => Method::Dml,
+            MethodArg::Did => Method::Did,
+            MethodArg::Iv => Method::Iv,
+            MethodArg::Frontdoor => Method::Frontdoor,
         },
-    )?;
-    match method {
-        Method::Iv => plan_instrumental(args, &estimand),
-        Method::Frontdoor => plan_frontdoor(args, &estimand),
-        _ => plan_backdoor(args, method, &estimand),
-    }
-}
-
-fn effect(args: &EstimateArgs, covariates: Vec<String>) -> EffectSpec {
-    EffectSpec {
-        treatment: args.treatment.clone(),
-        outcome: args.outcome.clone(),
-        covariates,
-    }
-}
-
-fn plan_difference_in_differences(
-    args: &EstimateArgs,
-    graph: &CausalGraph,
-) -> Result<Plan, CommandError> {
-    // The graph does not identify a DiD effect, but it still has to name both variables.
-    for name in [&args.treatment, &args.outcome] {
-        if !graph.contains(name) {
-            return Err(Error::unknown_variable(name, graph.node_names()).into());
-        }
-    }
-    let time = args.time.clone().ok_or_else(|| {
-        CommandError::Usage(
-            "--method did needs --time COLUMN (and --unit COLUMN for a panel)".into(),
-        )
-    })?;
-    Ok(Plan {
-        estimator: Estimator::Did {
-            time,
-            unit: args.unit.clone(),
+        nuisance: match args.nuisance {
+            NuisanceArg::Linear => Nuisance::Linear,
+            NuisanceArg::Forest => Nuisance::Forest,
         },
-        spec: effect(args, args.adjust.clone().unwrap_or_default()),
-        identification: "difference in differences",
-        assumptions: vec![
-            format!(
-                "parallel trends: without treatment, the treated units' {} would have moved like the untreated units'",
-                args.outcome
-            ),
-            "no anticipation: units do not react before they are treated".to_string(),
-            "treatment of one unit does not affect others".to_string(),
-        ],
-        all_adjustment_sets: Vec::new(),
-    })
+        folds: args.folds,
+        trim: args.trim,
+        adjust: args.adjust.clone(),
+        instruments: args.instruments.clone(),
+        mediators: args.mediators.clone(),
+        time: args.time.clone(),
+        unit: args.unit.clone(),
+        latent: args.latent.clone(),
+        all_sets: args.all_sets,
+        refute: args.refute,
+        bootstrap: args.bootstrap,
+        seed: args.seed,
+        ..EstimateRequest::new(&args.treatment, &args.outcome, Surface::CommandLine)
+    }
 }
 
-fn plan_instrumental(
-    args: &EstimateArgs,
-    estimand: &IdentifiedEstimand,
-) -> Result<Plan, CommandError> {
-    let instruments = if args.instruments.is_empty() {
-        estimand.instruments.clone()
-    } else {
-        args.instruments.clone()
-    };
-    if instruments.is_empty() {
-        return Err(not_identified(
-            estimand,
-            "the graph implies no instrument for the treatment; name one with --instrument if you know it",
-        )
-        .into());
-    }
-    let mut assumptions = estimand.assumptions(Strategy::Instrumental);
-    for z in instruments
-        .iter()
-        .filter(|z| !estimand.instruments.contains(z))
-    {
-        assumptions.push(format!(
-            "{z} is a valid instrument (you asserted it; the graph does not imply it)"
-        ));
-    }
-    Ok(Plan {
-        estimator: Estimator::Iv { instruments },
-        spec: effect(args, args.adjust.clone().unwrap_or_default()),
-        identification: "instrumental variables",
-        assumptions,
-        all_adjustment_sets: Vec::new(),
-    })
-}
-
-fn plan_frontdoor(
-    args: &EstimateArgs,
-    estimand: &IdentifiedEstimand,
-) -> Result<Plan, CommandError> {
-    let mediators = match (&args.mediators[..], &estimand.frontdoor) {
-        ([], Some(set)) => set.clone(),
-        ([], None) => {
-            let reason = estimand
-                .frontdoor_failure
-                .clone()
-                .unwrap_or_else(|| "no mediator set satisfies the frontdoor criterion".into());
-            return Err(Error::NotIdentified {
-                treatment: estimand.treatment.clone(),
-                outcome: estimand.outcome.clone(),
-                reason: format!("{reason}; name mediators with --mediator if you know them"),
-            }
-            .into());
+impl From<EstimationError> for CommandError {
+    fn from(error: EstimationError) -> Self {
+        match error {
+            EstimationError::Estimators(e) => CommandError::Input(e),
+            EstimationError::Usage(message) => CommandError::Usage(message),
         }
-        (chosen, _) => chosen.to_vec(),
-    };
-    let mut assumptions = estimand.assumptions(Strategy::Frontdoor);
-    if estimand.frontdoor.as_ref() != Some(&mediators) {
-        assumptions.push(format!(
-            "{} satisfy the frontdoor criterion (you asserted it; the graph does not imply it)",
-            mediators.join(", ")
-        ));
-    }
-    assumptions.push("every mechanism on the frontdoor paths is linear".to_string());
-    Ok(Plan {
-        estimator: Estimator::Frontdoor { mediators },
-        spec: effect(args, args.adjust.clone().unwrap_or_default()),
-        identification: "frontdoor adjustment",
-        assumptions,
-        all_adjustment_sets: Vec::new(),
-    })
-}
-
-fn plan_backdoor(
-    args: &EstimateArgs,
-    method: Method,
-    estimand: &IdentifiedEstimand,
-) -> Result<Plan, CommandError> {
-    let covariates = match (&args.adjust, &estimand.backdoor) {
-        (Some(chosen), _) => chosen.clone(),
-        (None, Some(set)) => set.clone(),
-        (None, None) => {
-            let hint = match (&estimand.frontdoor, estimand.instruments.first()) {
-                (_, Some(z)) => format!("the graph has an instrument, `{z}`: use --method iv"),
-                (Some(m), None) => format!(
-                    "the mediators {} satisfy the frontdoor criterion: use --method frontdoor",
-                    m.join(", ")
-                ),
-                (None, None) => {
-                    "add the missing confounders to the data, or find an instrument".to_string()
-                }
-            };
-            return Err(not_identified(estimand, &hint).into());
-        }
-    };
-    let mut assumptions = estimand.assumptions(Strategy::Backdoor);
-    if args.adjust.is_some() {
-        assumptions.push(format!(
-            "adjusting for [{}] (chosen by you) blocks every backdoor path",
-            covariates.join(", ")
-        ));
-    }
-    assumptions.extend(estimand.notes.iter().cloned());
-    let learner = match args.nuisance {
-        NuisanceArg::Linear => Learner::Linear,
-        NuisanceArg::Forest => Learner::Forest(
-            ForestParams {
-                seed: args.seed,
-                ..ForestParams::default()
-            }
-            .check()?,
-        ),
-    };
-    let estimator = match method {
-        Method::Ols => Estimator::Ols,
-        Method::Ipw => Estimator::Ipw { trim: args.trim },
-        Method::Aipw => Estimator::Aipw {
-            trim: args.trim,
-            folds: args.folds,
-            nuisance: learner,
-            seed: args.seed,
-        },
-        _ => Estimator::Dml {
-            folds: args.folds,
-            nuisance: learner,
-            seed: args.seed,
-        },
-    };
-    Ok(Plan {
-        estimator,
-        spec: effect(args, covariates),
-        identification: "backdoor adjustment",
-        assumptions,
-        all_adjustment_sets: estimand.all_backdoor_sets.clone(),
-    })
-}
-
-fn not_identified(estimand: &IdentifiedEstimand, hint: &str) -> Error {
-    let reason = estimand
-        .backdoor_failure
-        .clone()
-        .unwrap_or_else(|| "no adjustment set blocks every backdoor path".into());
-    Error::NotIdentified {
-        treatment: estimand.treatment.clone(),
-        outcome: estimand.outcome.clone(),
-        reason: format!("{reason}; {hint}"),
     }
 }
 

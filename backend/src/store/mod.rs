@@ -100,7 +100,7 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
 }
 
 /// One model name with its versions, for listings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ModelSummary {
     /// The model's name.
     pub name: String,

@@ -4,6 +4,11 @@
 //!
 //! Reading needs a viewer token (checked in front of every route, see
 //! [`super::auth`]); importing and deleting model versions take an [`Analyst`].
+//!
+//! Every handler carries its `#[utoipa::path]` and is registered with
+//! `routes!(…)` on an [`OpenApiRouter`], so the route and its entry in
+//! `GET /api/v1/openapi.json` ([`super::openapi`]) come from the same line; a
+//! module adding API routes does the same and is merged in [`super::openapi::api`].
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -11,12 +16,14 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::auth::{Analyst, Caller};
+use super::upload::UploadError;
 use super::AppState;
 use crate::chat::{Conversation, WhatIfQuery};
 use crate::engine::WhatIfAnswer;
@@ -30,23 +37,81 @@ use causeway_estimators::model::ModelDocument;
 /// memory.
 pub const MAX_GRAPHML_BYTES: usize = 16 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    let import = put(import_model)
-        .post(import_model)
-        .layer(DefaultBodyLimit::max(MAX_GRAPHML_BYTES))
-        .layer(middleware::from_fn(refuse_declared_oversize));
-    Router::new()
-        .route("/models", get(list_models))
-        .route(
-            "/models/{reference}",
-            get(get_model).delete(delete_model).merge(import),
+/// The model and what-if routes, nested under `/api/v1`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_models))
+        .routes(routes!(get_model, delete_model))
+        .routes(
+            routes!(put_model, post_model)
+                .layer(DefaultBodyLimit::max(MAX_GRAPHML_BYTES))
+                .layer(middleware::from_fn(refuse_declared_oversize)),
         )
-        .route("/models/{reference}/graphml", get(get_graphml))
-        .route("/whatif", post(whatif))
+        .routes(routes!(get_graphml))
+        .routes(routes!(whatif))
+}
+
+/// The API's one error shape, `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, in [`ErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code to branch on: `invalid_request`, `not_found`, `too_large`,
+    /// `unauthorized`, `forbidden`, `clarify`, `internal`, ….
+    pub code: String,
+    /// What went wrong and what to change, for a person.
+    pub message: String,
+    /// With `clarify`: the variables closest to the words that were not understood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Vec<String>>,
+    /// With `clarify`: which parser read the question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translator: Option<String>,
+}
+
+/// A refused request: status, API code and message; a response in the shape of
+/// [`ErrorBody`] (or, for a page, the message shown on it).
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The API's response.
+    pub fn json(&self) -> Response {
+        error_body(self.status, self.code, &self.message)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        self.json()
+    }
+}
+
+impl From<UploadError> for Refusal {
+    fn from(error: UploadError) -> Self {
+        Refusal::new(error.status(), error.code(), error.public_message())
+    }
 }
 
 /// The body of `POST /api/v1/whatif`: a question in plain words, or a typed query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum WhatIfRequest {
     /// `{"question": "…", "model": "retail"}`.
@@ -75,13 +140,17 @@ pub fn plan_error_status(error: &PlanError) -> StatusCode {
     }
 }
 
-/// The API's one error shape.
+/// A response in the API's one error shape, [`ErrorBody`].
 pub(super) fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.to_string(),
+            message: message.to_string(),
+            suggestions: None,
+            translator: None,
+        },
+    };
+    (status, Json(body)).into_response()
 }
 
 impl IntoResponse for PlanError {
@@ -106,8 +175,30 @@ impl IntoResponse for PlanError {
     }
 }
 
-/// `POST /api/v1/whatif`: the answer as JSON. A question the parser cannot map is a
-/// 422 with code `clarify`, the reply and the closest variables.
+/// Answers a what-if question.
+///
+/// The body is a question in plain words (`{"question": "…", "model": "retail"}`)
+/// or a typed query (`{"model", "interventions", "targets"}`). A question the
+/// parser cannot map is a 422 with code `clarify`, the reply and the closest
+/// variables.
+#[utoipa::path(
+    post,
+    path = "/whatif",
+    tag = "what-if",
+    request_body(
+        content = WhatIfRequest,
+        example = json!({"model": "retail", "interventions": [{"variable": "tv_spend", "op": "scale", "value": 0.9}], "targets": ["store_sales"]})
+    ),
+    responses(
+        (status = 200, description = "The answer, computed from the model", body = WhatIfAnswer),
+        (status = 400, description = "The body is not a question or a query", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 422, description = "The query does not fit the model, or the question needs clarifying (`clarify`)", body = ErrorBody),
+        (status = 500, description = "The answer could not be computed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn whatif(
     State(state): State<AppState>,
     body: Result<Json<WhatIfRequest>, JsonRejection>,
@@ -146,8 +237,14 @@ async fn whatif(
                     ..
                 } => Err((
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Json(json!({"error": {"code": "clarify", "message": message,
-                                          "suggestions": suggestions, "translator": translator.name()}})),
+                    Json(ErrorBody {
+                        error: ErrorDetail {
+                            code: "clarify".into(),
+                            message,
+                            suggestions: Some(suggestions),
+                            translator: Some(translator.name().to_string()),
+                        },
+                    }),
                 )
                     .into_response()),
             }
@@ -175,19 +272,48 @@ impl IntoResponse for ApiError {
             StoreError::UnknownVariable { .. } => (StatusCode::NOT_FOUND, "unknown_variable"),
             StoreError::Backend(cause) => {
                 tracing::error!(%cause, "model store failure");
-                let body = json!({"error": {"code": "internal", "message": "the model store failed; see the server log"}});
-                return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+                return error_body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the model store failed; see the server log",
+                );
             }
         };
-        let body = json!({"error": {"code": code, "message": self.0.to_string()}});
-        (status, Json(body)).into_response()
+        error_body(status, code, &self.0.to_string())
     }
 }
 
+/// Lists the stored models, each name with its versions.
+#[utoipa::path(
+    get,
+    path = "/models",
+    tag = "models",
+    responses(
+        (status = 200, description = "Every model name with its versions", body = Vec<ModelSummary>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 500, description = "The model store failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_models(State(state): State<AppState>) -> Result<Json<Vec<ModelSummary>>, ApiError> {
     Ok(Json(state.store.list().await?))
 }
 
+/// One stored model version as a model document (JSON).
+#[utoipa::path(
+    get,
+    path = "/models/{reference}",
+    tag = "models",
+    params(("reference" = String, Path, description = "`name` (the latest version) or `name@version`", example = "retail@1")),
+    responses(
+        (status = 200, description = "The model document", body = ModelDocument),
+        (status = 400, description = "The reference is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+        (status = 500, description = "The model store failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn get_model(
     State(state): State<AppState>,
     Path(reference): Path<String>,
@@ -196,8 +322,21 @@ async fn get_model(
     Ok(Json(state.store.get(&reference).await?))
 }
 
-/// `GET /api/v1/models/{ref}/graphml`: the stored version as a GraphML document, as
-/// `causeway export` writes it.
+/// One stored model version as a GraphML document, as `causeway export` writes it.
+#[utoipa::path(
+    get,
+    path = "/models/{reference}/graphml",
+    tag = "models",
+    params(("reference" = String, Path, description = "`name` (the latest version) or `name@version`", example = "retail@1")),
+    responses(
+        (status = 200, description = "The GraphML document", body = String, content_type = "application/graphml+xml"),
+        (status = 400, description = "The reference is malformed", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+        (status = 500, description = "The model store failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn get_graphml(
     State(state): State<AppState>,
     Path(reference): Path<String>,
@@ -242,10 +381,88 @@ async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// `PUT` or `POST /api/v1/models/{name}` with a GraphML body: stores it as the next
-/// version of `name` (whatever name the document gives), as `causeway import --name`
-/// does. 201 with the new version's id; 400 for a body that is not a model document,
-/// 422 for a graph with a cycle, 413 over [`MAX_GRAPHML_BYTES`].
+/// What an import answers: the stored version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedModel {
+    /// The new version's id, `name@version`.
+    pub model_id: String,
+    /// The model's name.
+    pub name: String,
+    /// The new version's number.
+    pub version: u32,
+    /// How many variables it has.
+    pub variables: usize,
+    /// How many edges it has.
+    pub edges: usize,
+}
+
+/// Stores a GraphML model document as the next version of a model.
+///
+/// The version is stored under the name in the path, whatever name the document
+/// gives, as `causeway import --name` does. 201 with the new version and its
+/// `Location`. Needs an analyst token.
+#[utoipa::path(
+    put,
+    path = "/models/{reference}",
+    tag = "models",
+    operation_id = "import_model",
+    params(("reference" = String, Path, description = "The model's name (without a version)")),
+    request_body(content = String, content_type = "application/graphml+xml", description = "The model document as GraphML, at most 16 MiB"),
+    responses(
+        (status = 201, description = "Stored as the next version", body = ImportedModel,
+         headers(("Location" = String, description = "The new version's URL"))),
+        (status = 400, description = "The name is malformed, or the body is not a model document", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 413, description = "The body is over 16 MiB", body = ErrorBody),
+        (status = 422, description = "The graph has a cycle", body = ErrorBody),
+        (status = 500, description = "The model store failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn put_model(
+    analyst: Analyst,
+    caller: Extension<Caller>,
+    state: State<AppState>,
+    name: Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    import_model(analyst, caller, state, name, body).await
+}
+
+/// Stores a GraphML model document as the next version of a model (as `PUT`).
+#[utoipa::path(
+    post,
+    path = "/models/{reference}",
+    tag = "models",
+    operation_id = "import_model_post",
+    params(("reference" = String, Path, description = "The model's name (without a version)")),
+    request_body(content = String, content_type = "application/graphml+xml", description = "The model document as GraphML, at most 16 MiB"),
+    responses(
+        (status = 201, description = "Stored as the next version", body = ImportedModel,
+         headers(("Location" = String, description = "The new version's URL"))),
+        (status = 400, description = "The name is malformed, or the body is not a model document", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 413, description = "The body is over 16 MiB", body = ErrorBody),
+        (status = 422, description = "The graph has a cycle", body = ErrorBody),
+        (status = 500, description = "The model store failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn post_model(
+    analyst: Analyst,
+    caller: Extension<Caller>,
+    state: State<AppState>,
+    name: Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Response> {
+    import_model(analyst, caller, state, name, body).await
+}
+
+/// `PUT` or `POST /api/v1/models/{name}`: see [`put_model`]. 400 for a body that is
+/// not a model document, 422 for a graph with a cycle, 413 over
+/// [`MAX_GRAPHML_BYTES`].
 async fn import_model(
     _: Analyst,
     Extension(caller): Extension<Caller>,
@@ -315,13 +532,13 @@ async fn import_model(
     let location = format!("/api/v1/models/{}", saved.model_id);
     let mut response = (
         StatusCode::CREATED,
-        Json(json!({
-            "model_id": saved.model_id,
-            "name": saved.name,
-            "version": saved.version,
-            "variables": saved.variables.len(),
-            "edges": saved.edges.len(),
-        })),
+        Json(ImportedModel {
+            variables: saved.variables.len(),
+            edges: saved.edges.len(),
+            model_id: saved.model_id,
+            name: saved.name,
+            version: saved.version,
+        }),
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -331,19 +548,40 @@ async fn import_model(
 }
 
 /// `?force=true` on a delete.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteOptions {
     /// Delete even though conversations use the version.
     #[serde(default)]
     pub force: bool,
 }
 
-/// `DELETE /api/v1/models/{name}@{version}`: deletes that version (204); the other
-/// versions keep their numbers. A reference without a version is refused, so that
-/// a delete never depends on which version happens to be the latest. A version
-/// that a recent conversation's last answer was computed on is a 409 unless
-/// `?force=true`: deleting it would leave that conversation's follow-ups without
-/// their model.
+/// Deletes one model version.
+///
+/// The other versions keep their numbers. A reference without a version is
+/// refused, so that a delete never depends on which version happens to be the
+/// latest. A version that a recent conversation's last answer was computed on is
+/// a 409 unless `?force=true`: deleting it would leave that conversation's
+/// follow-ups without their model. Needs an analyst token.
+#[utoipa::path(
+    delete,
+    path = "/models/{reference}",
+    tag = "models",
+    params(
+        ("reference" = String, Path, description = "`name@version`"),
+        DeleteOptions,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The reference is malformed or names no version", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 404, description = "No such model or version", body = ErrorBody),
+        (status = 409, description = "A conversation answered from this version in the last 24 hours (code `in_use`); add `?force=true`", body = ErrorBody),
+        (status = 500, description = "The model store failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn delete_model(
     _: Analyst,
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! Upload-and-fit over HTTP: the fit-job API under `/api/v1/jobs` and the analyst's
 //! pages, `/fit` (the form) and `/jobs/{id}` (progress, cancel, result).
 //!
-//! Both take the same multipart form ([`FIELDS`]): the CSV as `data`, the DAG as
+//! Both take the same multipart form ([`FORM`]): the CSV as `data`, the DAG as
 //! `dag` (GraphML, DOT or an edge list, by its file name) or `discover=on`, the
 //! model's `name`, comma-separated `levers` and `kpis`, and optionally `mechanism`,
 //! `seed` and `drop_missing`. Files are streamed to disk ([`super::upload`]) under
@@ -22,41 +22,94 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures_util::stream::{self, Stream};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
-use super::api::error_body;
+use super::api::{error_body, ErrorBody, Refusal};
 use super::auth::{Analyst, Caller};
 use super::chat::render;
-use super::upload::{self, mebibytes, UploadError};
+use super::upload::{self, mebibytes, FieldKind, FormField};
 use super::AppState;
 use crate::auth::Role;
 use crate::jobs::{self, CancelError, FitForm, JobStatus, PrepareError};
 
-/// The form's fields: files first, then text.
-pub const FIELDS: [&str; 9] = [
-    "data",
-    "dag",
-    "name",
-    "levers",
-    "kpis",
-    "discover",
-    "mechanism",
-    "seed",
-    "drop_missing",
+/// The fit form's fields: files first, then text.
+pub const FORM: [FormField; 9] = [
+    FormField {
+        name: "data",
+        kind: FieldKind::File,
+        required: true,
+        description: "The data: a CSV file with a header row.",
+    },
+    FormField {
+        name: "dag",
+        kind: FieldKind::File,
+        required: false,
+        description: "The causal DAG: GraphML (.graphml), DOT (.dot, .gv) or an edge list (any other file name), picked by the file name. Either this or `discover`.",
+    },
+    FormField {
+        name: "name",
+        kind: FieldKind::Text,
+        required: true,
+        description: "The model's name; the fit is saved as its next version.",
+    },
+    FormField {
+        name: "levers",
+        kind: FieldKind::Text,
+        required: true,
+        description: "The levers, comma-separated variable names.",
+    },
+    FormField {
+        name: "kpis",
+        kind: FieldKind::Text,
+        required: true,
+        description: "The KPIs, comma-separated variable names.",
+    },
+    FormField {
+        name: "discover",
+        kind: FieldKind::Flag,
+        required: false,
+        description: "Discover the graph from the data (PC) instead of uploading a DAG.",
+    },
+    FormField {
+        name: "mechanism",
+        kind: FieldKind::Choice(&["linear", "forest", "auto"]),
+        required: false,
+        description: "The mechanisms fitted on each node (default linear).",
+    },
+    FormField {
+        name: "seed",
+        kind: FieldKind::Integer,
+        required: false,
+        description: "Seed of the fit (default 0).",
+    },
+    FormField {
+        name: "drop_missing",
+        kind: FieldKind::Flag,
+        required: false,
+        description: "Drop rows with missing values instead of refusing the file.",
+    },
 ];
 
 /// The API routes, nested under `/api/v1`.
-pub fn api_router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/jobs",
-            get(list_jobs)
-                .post(start_job)
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .route("/jobs/{id}", get(job_status))
-        .route("/jobs/{id}/events", get(job_events))
-        .route("/jobs/{id}/cancel", post(cancel_job))
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs, start_job).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(job_status))
+        .routes(routes!(job_events))
+        .routes(routes!(cancel_job))
 }
+
+/// The fit form in the OpenAPI document, built from [`FORM`].
+pub struct FitFormSchema;
+
+impl utoipa::PartialSchema for FitFormSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        upload::form_schema(&FORM).into()
+    }
+}
+
+impl utoipa::ToSchema for FitFormSchema {}
 
 /// The pages.
 pub fn page_router() -> Router<AppState> {
@@ -69,33 +122,6 @@ pub fn page_router() -> Router<AppState> {
         )
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/cancel", post(cancel_from_page))
-}
-
-/// A refused request: status, API code and message.
-struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn json(&self) -> Response {
-        error_body(self.status, self.code, &self.message)
-    }
-}
-
-impl From<UploadError> for Refusal {
-    fn from(error: UploadError) -> Self {
-        Refusal::new(error.status(), error.code(), error.public_message())
-    }
 }
 
 impl From<PrepareError> for Refusal {
@@ -159,47 +185,9 @@ async fn receive(
     }
 }
 
-/// The upload's parts as a [`FitForm`]; an unknown field is refused, so that a
-/// misspelt one (`lever`) is not silently ignored.
+/// The upload's parts as a [`FitForm`].
 fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
-    for name in upload.files.keys().chain(upload.fields.keys()) {
-        if !FIELDS.contains(&name.as_str()) {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!(
-                    "unknown field `{name}`; the form's fields are {}",
-                    FIELDS.join(", ")
-                ),
-            ));
-        }
-    }
-    for text_only in [
-        "name",
-        "levers",
-        "kpis",
-        "discover",
-        "mechanism",
-        "seed",
-        "drop_missing",
-    ] {
-        if upload.files.contains_key(text_only) {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("field `{text_only}` must be text, not a file"),
-            ));
-        }
-    }
-    for file_only in ["data", "dag"] {
-        if upload.fields.contains_key(file_only) {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("field `{file_only}` must be an uploaded file"),
-            ));
-        }
-    }
+    upload.check_fields(&FORM)?;
     let file = |name: &str, default: &str| {
         upload.files.get(name).and_then(|saved| {
             // A file input left empty in a browser form sends a part with no bytes.
@@ -214,20 +202,15 @@ fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
             })
         })
     };
-    let flag = |name: &str| {
-        upload
-            .field(name)
-            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
-    };
     Ok(FitForm {
         name: upload.field("name").map(str::to_string),
         data: file("data", "data.csv"),
         dag: file("dag", "dag.txt"),
-        discover: flag("discover"),
+        discover: upload.flag("discover"),
         levers: upload.field("levers").map(str::to_string),
         kpis: upload.field("kpis").map(str::to_string),
         mechanism: upload.field("mechanism").map(str::to_string),
-        drop_missing: flag("drop_missing"),
+        drop_missing: upload.flag("drop_missing"),
         seed: upload.field("seed").map(str::to_string),
         created_by: None,
     })
@@ -241,7 +224,29 @@ fn job_not_found(id: &str) -> Response {
     )
 }
 
-/// `POST /api/v1/jobs`: 202 with the job's status and its `Location`.
+/// Starts a fit job from an uploaded CSV and DAG.
+///
+/// The files are streamed to disk under the server's upload limit
+/// (`CAUSEWAY_MAX_UPLOAD_MB`), the request is checked, and the fit runs in the
+/// background: 202 with the job's status and its `Location`. Needs an analyst
+/// token.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    tag = "jobs",
+    request_body(content = inline(FitFormSchema), content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "The job was started", body = JobStatus,
+         headers(("Location" = String, description = "The job's URL"))),
+        (status = 400, description = "The form is malformed, misses a field, or has an unknown one", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 413, description = "The upload is over the limit", body = ErrorBody),
+        (status = 422, description = "The DAG has a cycle, or does not match the data", body = ErrorBody),
+        (status = 500, description = "The upload could not be saved", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn start_job(
     _: Analyst,
     Extension(caller): Extension<Caller>,
@@ -262,12 +267,36 @@ async fn start_job(
     }
 }
 
-/// `GET /api/v1/jobs`: the remembered jobs, newest first.
+/// Lists the fit jobs this server remembers, newest first. Needs an analyst token.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    tag = "jobs",
+    responses(
+        (status = 200, description = "The jobs, newest first", body = Vec<JobStatus>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_jobs(_: Analyst, State(state): State<AppState>) -> Json<Vec<JobStatus>> {
     Json(state.jobs.list())
 }
 
-/// `GET /api/v1/jobs/{id}`.
+/// One fit job's status. Needs an analyst token.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job's status", body = JobStatus),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn job_status(_: Analyst, State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.jobs.status(&id) {
         Some(status) => Json(status).into_response(),
@@ -275,8 +304,23 @@ async fn job_status(_: Analyst, State(state): State<AppState>, Path(id): Path<St
     }
 }
 
-/// `GET /api/v1/jobs/{id}/events`: a `status` event now and at every change,
-/// ending after the final state.
+/// A fit job's progress as server-sent events.
+///
+/// A `status` event (the job's status as JSON) now and at every change; the stream
+/// ends after the final state. Needs an analyst token.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/events",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "`status` events, each a JobStatus as JSON", body = String, content_type = "text/event-stream"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn job_events(
     _: Analyst,
     State(state): State<AppState>,
@@ -307,8 +351,24 @@ async fn job_events(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// `POST /api/v1/jobs/{id}/cancel`: 202 with the status (the job stops at its next
-/// step); 404 unknown, 409 already ended.
+/// Asks a fit job to stop.
+///
+/// 202 with the status: the job stops at its next step and saves nothing. Needs
+/// an analyst token.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/cancel",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 202, description = "The cancel was asked for", body = JobStatus),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an analyst's", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job has already ended", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn cancel_job(_: Analyst, State(state): State<AppState>, Path(id): Path<String>) -> Response {
     match state.jobs.cancel(&id) {
         Ok(status) => (StatusCode::ACCEPTED, Json(status)).into_response(),

@@ -13,8 +13,10 @@ pub mod api;
 pub mod auth;
 pub mod browse;
 pub mod chat;
+pub mod estimate;
 mod health;
 pub mod jobs;
+pub mod openapi;
 pub mod slack;
 pub mod svg;
 pub mod tokens;
@@ -155,12 +157,7 @@ pub fn app(state: AppState) -> Router {
         .merge(browse::router())
         .merge(jobs::page_router())
         .merge(slack::router())
-        .nest(
-            "/api/v1",
-            api::router()
-                .merge(jobs::api_router())
-                .merge(tokens::router()),
-        )
+        .merge(openapi::api())
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(state, auth::authenticate))
 }

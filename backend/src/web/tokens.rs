@@ -23,24 +23,25 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::api::error_body;
+use super::api::{error_body, ErrorBody};
 use super::auth::{on_token_file, Admin};
 use super::AppState;
 use crate::auth::{Role, TokenError, TokenInfo, TokenStore};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{id}", delete(revoke_token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
 /// The body of `POST /api/v1/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
     /// `viewer`, `analyst` or `admin`; parsed by [`Role::parse`] so that a wrong one
@@ -51,9 +52,38 @@ struct CreateRequest {
     name: Option<String>,
 }
 
+/// A new token: what `causeway token create --format json` prints.
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedToken {
+    /// Public id (for `DELETE /api/v1/tokens/{id}`).
+    id: String,
+    /// What it allows.
+    role: Role,
+    /// Its label.
+    name: Option<String>,
+    /// When it was made.
+    created_at: String,
+    /// The secret, `cw_` and 64 hex digits: shown this once, never stored.
+    token: String,
+}
+
 /// What a good request body looks like, for the messages of bad ones.
 const CREATE_BODY: &str = r#"send {"role": "viewer|analyst|admin", "name": "…"} (name optional)"#;
 
+/// Lists the tokens: ids, roles, labels and dates, never a secret or a hash.
+/// Needs an admin token.
+#[utoipa::path(
+    get,
+    path = "/tokens",
+    tag = "tokens",
+    responses(
+        (status = 200, description = "The tokens", body = Vec<TokenInfo>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's", body = ErrorBody),
+        (status = 503, description = "The token file cannot be read", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn list_tokens(
     _: Admin,
     State(state): State<AppState>,
@@ -64,6 +94,21 @@ async fn list_tokens(
     Ok(Json(tokens))
 }
 
+/// Makes a token; its secret is in the answer, this once. Needs an admin token.
+#[utoipa::path(
+    post,
+    path = "/tokens",
+    tag = "tokens",
+    request_body(content = CreateRequest, example = json!({"role": "analyst", "name": "ci"})),
+    responses(
+        (status = 201, description = "The new token, with its secret", body = CreatedToken),
+        (status = 400, description = "Not the body above, or an unknown role", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's", body = ErrorBody),
+        (status = 503, description = "The token file cannot be written", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn create_token(
     _: Admin,
     State(state): State<AppState>,
@@ -94,16 +139,31 @@ async fn create_token(
     .map_err(token_error)?;
     tracing::info!(id = %token.stored.id, role = %role, "token created over the API");
     // The shape of `causeway token create --format json`.
-    let body = json!({
-        "id": token.stored.id,
-        "role": token.stored.role,
-        "name": token.stored.name,
-        "created_at": token.stored.created_at,
-        "token": token.secret,
-    });
+    let body = CreatedToken {
+        id: token.stored.id,
+        role: token.stored.role,
+        name: token.stored.name,
+        created_at: token.stored.created_at,
+        token: token.secret,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// Revokes a token: it fails from the server's next request. Needs an admin token.
+#[utoipa::path(
+    delete,
+    path = "/tokens/{id}",
+    tag = "tokens",
+    params(("id" = String, Path, description = "The token's public id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token is not an admin's", body = ErrorBody),
+        (status = 404, description = "No token with this id", body = ErrorBody),
+        (status = 503, description = "The token file cannot be written", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn revoke_token(
     _: Admin,
     State(state): State<AppState>,

@@ -13,10 +13,7 @@ use std::path::{Path, PathBuf};
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::Multipart;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
 use tokio::io::AsyncWriteExt;
-
-use super::api::error_body;
 
 /// The largest text part accepted (a list of variable names, a model name).
 const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -49,10 +46,113 @@ impl Upload {
         self.fields.get(name).map(String::as_str)
     }
 
+    /// Whether a check-box field is on (`on`, `true`, `1` or `yes`).
+    pub fn flag(&self, name: &str) -> bool {
+        self.field(name)
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
+    }
+
+    /// Refuses a field that `form` does not have (so that a misspelt one, `lever`,
+    /// is not silently ignored), text sent for a file and a file sent for text.
+    pub fn check_fields(&self, form: &[FormField]) -> Result<(), UploadError> {
+        let refuse = |message: String| Err(UploadError::Field(message));
+        let find = |name: &str| form.iter().find(|field| field.name == name);
+        for (name, is_file) in self
+            .files
+            .keys()
+            .map(|name| (name, true))
+            .chain(self.fields.keys().map(|name| (name, false)))
+        {
+            match find(name) {
+                None => {
+                    let names: Vec<&str> = form.iter().map(|field| field.name).collect();
+                    return refuse(format!(
+                        "unknown field `{name}`; the form's fields are {}",
+                        names.join(", ")
+                    ));
+                }
+                Some(field) if field.is_file() && !is_file => {
+                    return refuse(format!("field `{name}` must be an uploaded file"));
+                }
+                Some(field) if !field.is_file() && is_file => {
+                    return refuse(format!("field `{name}` must be text, not a file"));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the upload's files.
     pub fn remove(&self) {
         remove_dir(&self.dir);
     }
+}
+
+/// What a form field holds. Every kind but [`FieldKind::File`] arrives as text and
+/// is parsed by the handler; the kind tells [`Upload::check_fields`] which parts
+/// must be files and the OpenAPI document ([`form_schema`]) what to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An uploaded file.
+    File,
+    /// Free text (a name, a comma-separated list of names).
+    Text,
+    /// A whole number from 0.
+    Integer,
+    /// A number.
+    Number,
+    /// A check box: `on`, `true`, `1` or `yes` turn it on ([`Upload::flag`]).
+    Flag,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+}
+
+/// One field of a multipart form: the handler's list of these is both the check of
+/// what was sent and the form's description in the OpenAPI document, so the two
+/// cannot disagree.
+#[derive(Clone, Copy, Debug)]
+pub struct FormField {
+    /// The part's name.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// Whether the form is refused without it.
+    pub required: bool,
+    /// What it is for, for the document's readers.
+    pub description: &'static str,
+}
+
+impl FormField {
+    fn is_file(&self) -> bool {
+        self.kind == FieldKind::File
+    }
+}
+
+/// `form` as the schema of a `multipart/form-data` request body.
+pub fn form_schema(form: &[FormField]) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let mut object = ObjectBuilder::new().schema_type(Type::Object);
+    for field in form {
+        let property = ObjectBuilder::new().description(Some(field.description));
+        let property = match field.kind {
+            FieldKind::File => property
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
+            FieldKind::Text => property.schema_type(Type::String),
+            FieldKind::Integer => property.schema_type(Type::Integer).minimum(Some(0)),
+            FieldKind::Number => property.schema_type(Type::Number),
+            FieldKind::Flag => property.schema_type(Type::Boolean),
+            FieldKind::Choice(words) => property
+                .schema_type(Type::String)
+                .enum_values(Some(words.iter().copied())),
+        };
+        object = object.property(field.name, property);
+        if field.required {
+            object = object.required(field.name);
+        }
+    }
+    object.build()
 }
 
 /// Why an upload was refused.
@@ -70,6 +170,10 @@ pub enum UploadError {
     /// The same field was sent twice.
     #[error("field `{0}` was sent twice")]
     Duplicate(String),
+    /// A field the form does not have, or a file where text belongs (or the
+    /// reverse); the message says which.
+    #[error("{0}")]
+    Field(String),
     /// The upload could not be written (disk full, permissions).
     #[error("the upload could not be saved: {0}")]
     Disk(String),
@@ -104,11 +208,6 @@ impl UploadError {
             }
             other => other.to_string(),
         }
-    }
-
-    /// The API response.
-    pub fn response(&self) -> Response {
-        error_body(self.status(), self.code(), &self.public_message())
     }
 }
 
@@ -376,5 +475,78 @@ mod tests {
             Err(UploadError::TooLarge { limit: 1024 })
         ));
         assert!(check_declared_length(&HeaderMap::new(), 1).is_ok());
+    }
+
+    const FORM: [FormField; 2] = [
+        FormField {
+            name: "data",
+            kind: FieldKind::File,
+            required: true,
+            description: "a file",
+        },
+        FormField {
+            name: "seed",
+            kind: FieldKind::Integer,
+            required: false,
+            description: "a number",
+        },
+    ];
+
+    fn upload(files: &[&str], fields: &[&str]) -> Upload {
+        let saved = |name: &&str| {
+            let file = SavedFile {
+                path: PathBuf::from(name),
+                file_name: None,
+                bytes: 1,
+            };
+            (name.to_string(), file)
+        };
+        Upload {
+            dir: PathBuf::from("unused"),
+            files: files.iter().map(saved).collect(),
+            fields: fields
+                .iter()
+                .map(|name| (name.to_string(), "1".to_string()))
+                .collect(),
+        }
+    }
+
+    fn refusal(upload: &Upload) -> String {
+        upload.check_fields(&FORM).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn fields_are_checked_against_the_form() {
+        assert!(upload(&["data"], &["seed"]).check_fields(&FORM).is_ok());
+        assert_eq!(
+            refusal(&upload(&["data"], &["sed"])),
+            "unknown field `sed`; the form's fields are data, seed"
+        );
+        assert_eq!(
+            refusal(&upload(&[], &["data"])),
+            "field `data` must be an uploaded file"
+        );
+        assert_eq!(
+            refusal(&upload(&["seed"], &[])),
+            "field `seed` must be text, not a file"
+        );
+    }
+
+    #[test]
+    fn the_form_schema_has_every_field_with_its_type() {
+        let schema = serde_json::to_value(form_schema(&FORM)).unwrap();
+        assert_eq!(schema["properties"]["data"]["format"], "binary");
+        assert_eq!(schema["properties"]["seed"]["type"], "integer");
+        assert_eq!(schema["required"], serde_json::json!(["data"]));
+    }
+
+    #[test]
+    fn flags_take_the_usual_words_for_on() {
+        let mut form = upload(&[], &[]);
+        for (word, on) in [("on", true), ("TRUE", true), ("1", true), ("off", false)] {
+            form.fields.insert("refute".into(), word.into());
+            assert_eq!(form.flag("refute"), on, "{word}");
+        }
+        assert!(!upload(&[], &[]).flag("refute"));
     }
 }

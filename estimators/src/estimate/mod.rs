@@ -47,6 +47,7 @@ pub struct EffectSpec {
 
 /// The estimation methods, as named on the command line and in JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Regression adjustment by ordinary least squares.
@@ -224,6 +225,7 @@ impl Estimator {
 
 /// A point estimate with its uncertainty and the facts needed to judge it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Estimate {
     /// The estimator that produced it.
     pub method: Method,

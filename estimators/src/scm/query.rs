@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// How an intervention changes a variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Op {
     /// Every affected unit gets `value` (`do(x = value)`).
@@ -53,6 +54,7 @@ impl Op {
 
 /// A comparison in a [`Condition`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Comparison {
     /// Equal (a number, or a category's label).
@@ -85,6 +87,7 @@ impl Comparison {
 
 /// The value a [`Condition`] compares with: a number, or a category's label.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum ConditionValue {
     /// A number (also 0/1 for a binary variable).
@@ -97,6 +100,7 @@ pub enum ConditionValue {
 /// conditional intervention. The variable is read from the unit's observed
 /// (pre-intervention) values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Condition {
     /// The variable compared.
     pub variable: String,
@@ -110,6 +114,7 @@ pub struct Condition {
 /// One change to one variable: `tv_spend` × 0.9, optionally only where a condition
 /// holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Intervention {
     /// The variable changed (a lever, usually).
     pub variable: String,
@@ -255,6 +260,7 @@ fn parse_condition(text: &str) -> Result<Condition> {
 
 /// Whether an answer is about a population or about one unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerKind {
     /// The mean over the population after the intervention (`do`).
@@ -275,6 +281,7 @@ impl AnswerKind {
 
 /// One directed path from a lever to a target and the share of the change it carries.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PathShare {
     /// The path's variables, lever first, target last.
     pub nodes: Vec<String>,
@@ -286,6 +293,7 @@ pub struct PathShare {
 
 /// The change of one target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetEffect {
     /// The target variable.
     pub target: String,
