@@ -335,6 +335,38 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         "invalid_model",
         "cycle",
     );
+    // A hidden common cause: a structural model cannot be fitted with one.
+    expect(
+        fit(
+            a,
+            &[
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), "z -> x\nx -> y\nx <-> y\n"),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
+            ],
+        ),
+        422,
+        "data_mismatch",
+        "hidden common cause",
+    );
+    // A check box that is neither on nor off.
+    expect(
+        fit(
+            a,
+            &[
+                ("data", Some("sales.csv"), &csv),
+                ("discover", None, "maybe"),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
+            ],
+        ),
+        400,
+        "invalid_request",
+        "field `discover` cannot be `maybe`",
+    );
     // A lever that is not in the DAG, with the nearest name.
     expect(
         fit(

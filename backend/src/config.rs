@@ -104,8 +104,8 @@ pub struct Settings {
     /// links in Slack answers; none: `http://` and the listen address.
     pub public_url: Option<String>,
     /// The largest upload (CSV and DAG together) the server accepts for a fit job
-    /// or an estimate, in bytes. Uploads are streamed to disk, so this bounds disk,
-    /// not memory.
+    /// or an estimate, in bytes. Uploads are streamed to disk; the fit or estimate
+    /// then reads the CSV into memory, so a few times this much memory is needed.
     pub max_upload_bytes: u64,
 }
 

@@ -8,20 +8,24 @@
 //! watch channel at every step of the fit, which the API streams as server-sent
 //! events. One job fits at a time (fits use every core); the others wait queued.
 //!
-//! Cancelling sets a flag that the fit checks between variables, and once more just
-//! before saving, so a cancelled job never leaves a model version behind. The
-//! uploaded files are removed when the job ends, however it ends. Jobs live in
-//! memory: a restart forgets them (their saved models stay).
+//! Cancelling sets `cancel_requested`, which a queued job sees at once and a
+//! running one between variables (and PC's tests). The job then ends as cancelled
+//! without saving. Once it is saving (state `saving`), a cancel is refused: the
+//! check and the switch to `saving` happen under the status channel's lock, so a
+//! cancel that was accepted is never followed by a saved version. The uploaded
+//! files are removed when the job ends, however it ends. On shutdown every job is
+//! cancelled and event streams end. Jobs live in memory: a restart forgets them
+//! (their saved models stay).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use causeway_estimators::data::{Dataset, LoadOptions};
-use causeway_estimators::discover::{discover, Knowledge, PcParams};
+use causeway_estimators::discover::{discover_with_progress, Knowledge, PcParams};
 use causeway_estimators::graph::CausalGraph;
 use causeway_estimators::learners::forest::ForestParams;
+use causeway_estimators::progress::Progress;
 use causeway_estimators::scm::document::sha256_hex;
 use causeway_estimators::scm::{FitOptions, MechanismChoice, StructuralModel};
 use serde::Serialize;
@@ -201,6 +205,11 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
                 }
                 _ => PrepareError::Graph(e.to_string()),
             })?;
+            if let Some(latent) = graph.latent_names().first() {
+                return Err(PrepareError::Mismatch(format!(
+                    "{file_name} declares a hidden common cause (`{latent}`, from a `<->` edge); a structural model needs every common cause observed — add it as a column or remove the edge"
+                )));
+            }
             check_graph_against(&graph, &header, &data_label, &levers, &kpis)?;
             GraphSource::Given(graph)
         }
@@ -286,6 +295,8 @@ pub enum JobState {
     Queued,
     /// Reading, discovering or fitting.
     Running,
+    /// Saving the new version: too late to cancel.
+    Saving,
     /// Saved as a new model version.
     Succeeded,
     /// Stopped by an error, which `error` says.
@@ -331,9 +342,10 @@ pub struct JobStatus {
     pub error: Option<String>,
 }
 
+/// A job: its status, which also holds the cancel request, so that deciding to
+/// cancel and deciding to save happen under one lock.
 struct Job {
     status: watch::Sender<JobStatus>,
-    cancel: AtomicBool,
 }
 
 impl Job {
@@ -344,6 +356,22 @@ impl Job {
     fn state(&self) -> JobState {
         self.status.borrow().state
     }
+
+    fn cancel_requested(&self) -> bool {
+        self.status.borrow().cancel_requested
+    }
+
+    /// Moves the job to `state` unless a cancel was asked for; says whether it did.
+    fn advance_unless_cancelled(&self, state: JobState, stage: &str) -> bool {
+        self.status.send_if_modified(|status| {
+            if status.cancel_requested {
+                return false;
+            }
+            status.state = state;
+            status.stage = stage.to_string();
+            true
+        })
+    }
 }
 
 /// Why a job could not be cancelled.
@@ -352,9 +380,24 @@ pub enum CancelError {
     /// No such job (or it ended long ago and was forgotten).
     #[error("no job `{0}`; GET /api/v1/jobs lists the jobs")]
     NotFound(String),
-    /// The job has already ended.
-    #[error("job `{id}` has already ended ({state}); there is nothing to cancel")]
-    Finished { id: String, state: &'static str },
+    /// The job has ended, or is saving its version.
+    #[error("{}", too_late(id, *state))]
+    TooLate { id: String, state: JobState },
+}
+
+fn too_late(id: &str, state: JobState) -> String {
+    match state {
+        JobState::Saving => {
+            format!("job `{id}` is saving its model version; it can no longer be cancelled")
+        }
+        JobState::Succeeded => {
+            format!("job `{id}` has already ended (succeeded); there is nothing to cancel")
+        }
+        JobState::Failed => {
+            format!("job `{id}` has already ended (failed); there is nothing to cancel")
+        }
+        _ => format!("job `{id}` has already ended (cancelled); there is nothing to cancel"),
+    }
 }
 
 /// The running and recent fit jobs.
@@ -364,6 +407,8 @@ pub struct Jobs {
     jobs: Mutex<JobTable>,
     /// One fit at a time: a fit already uses every core.
     permits: Semaphore,
+    /// Set when the server shuts down: jobs are cancelled and event streams end.
+    shutdown: watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -388,6 +433,7 @@ impl Jobs {
             uploads,
             jobs: Mutex::new(JobTable::default()),
             permits: Semaphore::new(1),
+            shutdown: watch::Sender::new(false),
         }
     }
 
@@ -414,14 +460,24 @@ impl Jobs {
         };
         let job = Arc::new(Job {
             status: watch::Sender::new(status.clone()),
-            cancel: AtomicBool::new(false),
         });
         self.remember(id.clone(), Arc::clone(&job));
         tracing::info!(job = %id, model = %spec.name, "fit job queued");
         let jobs = Arc::clone(self);
         tokio::spawn(async move {
             let upload_dir = spec.upload_dir.clone();
-            let ended = jobs.run(&job, spec).await;
+            // The job runs in a task of its own, so that even a panic in it ends
+            // the job as failed, its files removed and its streams closed.
+            let running = tokio::spawn({
+                let job = Arc::clone(&job);
+                async move { jobs.run(&job, spec).await }
+            });
+            let ended = running.await.unwrap_or_else(|e| {
+                tracing::error!(cause = %e, "a fit job stopped unexpectedly");
+                Err(JobEnd::Failed(
+                    "the job stopped unexpectedly; see the server log".into(),
+                ))
+            });
             crate::web::upload::remove_dir(&upload_dir);
             job.update(|status| {
                 match ended {
@@ -450,28 +506,25 @@ impl Jobs {
     }
 
     async fn run(&self, job: &Arc<Job>, spec: FitSpec) -> Result<String, JobEnd> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| JobEnd::Failed("the server is shutting down".into()))?;
-        if job.cancel.load(Ordering::SeqCst) {
+        // A queued job waits for the one ahead of it, or for its cancel.
+        let mut status = job.status.subscribe();
+        let _permit = tokio::select! {
+            permit = self.permits.acquire() => permit
+                .map_err(|_| JobEnd::Failed("the server is shutting down".into()))?,
+            _ = status.wait_for(|s| s.cancel_requested) => return Err(JobEnd::Cancelled),
+        };
+        if !job.advance_unless_cancelled(JobState::Running, "reading the data") {
             return Err(JobEnd::Cancelled);
         }
-        job.update(|status| {
-            status.state = JobState::Running;
-            status.stage = "reading the data".into();
-        });
         let name = spec.name.clone();
         let fitting = Arc::clone(job);
         let (document, mechanisms) = tokio::task::spawn_blocking(move || fit(&fitting, &spec))
             .await
             .map_err(|e| JobEnd::Failed(format!("the fit stopped unexpectedly: {e}")))??;
-        // The last chance to cancel: after this the version exists.
-        if job.cancel.load(Ordering::SeqCst) {
+        // The last chance to cancel: from here on the version will exist.
+        if !job.advance_unless_cancelled(JobState::Saving, "saving") {
             return Err(JobEnd::Cancelled);
         }
-        job.update(|status| status.stage = "saving".into());
         let saved = self
             .store
             .save_with_mechanisms(document, Some(Arc::from(mechanisms.as_str())))
@@ -495,7 +548,7 @@ impl Jobs {
             .iter()
             .filter(|id| table.by_id.get(*id).is_some_and(|j| j.state().is_final()))
             .count();
-        if ended > MAX_FINISHED_JOBS {
+        for _ in MAX_FINISHED_JOBS..ended {
             let oldest = table
                 .order
                 .iter()
@@ -535,27 +588,48 @@ impl Jobs {
         self.job(id).map(|job| job.status.subscribe())
     }
 
-    /// Asks a job to stop; it does at its next step (a queued job never starts).
+    /// Asks a job to stop; it does at its next step (a queued job at once) and saves
+    /// nothing. Refused once the job is saving or has ended.
     pub fn cancel(&self, id: &str) -> Result<JobStatus, CancelError> {
         let job = self
             .job(id)
             .ok_or_else(|| CancelError::NotFound(id.to_string()))?;
-        let state = job.state();
-        if state.is_final() {
-            return Err(CancelError::Finished {
+        let mut too_late = None;
+        job.status.send_if_modified(|status| {
+            if status.state.is_final() || status.state == JobState::Saving {
+                too_late = Some(status.state);
+                return false;
+            }
+            status.cancel_requested = true;
+            true
+        });
+        if let Some(state) = too_late {
+            return Err(CancelError::TooLate {
                 id: id.to_string(),
-                state: match state {
-                    JobState::Succeeded => "succeeded",
-                    JobState::Failed => "failed",
-                    _ => "cancelled",
-                },
+                state,
             });
         }
-        job.cancel.store(true, Ordering::SeqCst);
-        job.update(|status| status.cancel_requested = true);
         tracing::info!(job = %id, "fit job cancel requested");
         let status = job.status.borrow().clone();
         Ok(status)
+    }
+
+    /// Cancels every job and ends every event stream: the server is stopping.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        let ids: Vec<String> = {
+            let table = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            table.order.iter().cloned().collect()
+        };
+        for id in ids {
+            // Ended and saving jobs refuse, which is what they should do.
+            let _ = self.cancel(&id);
+        }
+    }
+
+    /// A receiver that turns `true` when the server shuts down.
+    pub fn shutting_down(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 }
 
@@ -588,7 +662,7 @@ fn fit(
         ..LoadOptions::default()
     };
     let data = Dataset::from_csv_str(text, &spec.data_label, &options)?;
-    let cancelled = || job.cancel.load(Ordering::SeqCst);
+    let cancelled = || job.cancel_requested();
     if cancelled() {
         return Err(JobEnd::Cancelled);
     }
@@ -597,7 +671,19 @@ fn fit(
         GraphSource::Given(graph) => graph,
         GraphSource::Discover => {
             job.update(|status| status.stage = "discovering the graph (PC)".into());
-            discovered = discovered_dag(&data)?;
+            let progress = |stage: &str, done: usize, total: usize| {
+                job.update(|status| {
+                    status.stage = format!("discovering the graph (PC): {stage}");
+                    status.done = done;
+                    status.total = total;
+                });
+                if cancelled() {
+                    Err(causeway_estimators::Error::Cancelled)
+                } else {
+                    Ok(())
+                }
+            };
+            discovered = discovered_dag(&data, &progress)?;
             &discovered
         }
     };
@@ -636,8 +722,14 @@ fn fit(
 }
 
 /// The DAG PC finds in `data`, when it orients every edge.
-fn discovered_dag(data: &Dataset) -> Result<CausalGraph, JobEnd> {
-    let cpdag = discover(data, &Knowledge::default(), &[], &PcParams::default())?;
+fn discovered_dag(data: &Dataset, progress: &dyn Progress) -> Result<CausalGraph, JobEnd> {
+    let cpdag = discover_with_progress(
+        data,
+        &Knowledge::default(),
+        &[],
+        &PcParams::default(),
+        progress,
+    )?;
     let open: Vec<String> = cpdag
         .edges
         .iter()

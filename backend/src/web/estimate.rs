@@ -229,25 +229,14 @@ async fn receive(
                 rejection.body_text()
         ))
     })?;
-    let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit).await?;
-    let form = match form_of(&upload) {
-        Ok(form) => form,
-        Err(refusal) => {
-            upload.remove();
-            return Err(refusal);
-        }
-    };
-    let dir = upload.dir.clone();
-    let estimated = tokio::task::spawn_blocking(move || {
-        let result = estimate_form(&form);
-        upload::remove_dir(&dir);
-        result
-    })
-    .await;
+    // Dropping `upload` (at the end, or on any early return) removes its files.
+    let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit, &FORM).await?;
+    let form = form_of(&upload)?;
+    let estimated = tokio::task::spawn_blocking(move || estimate_form(&form)).await;
+    drop(upload);
     match estimated {
         Ok(result) => result,
         Err(e) => {
-            upload.remove();
             tracing::error!(cause = %e, "an estimate failed");
             Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -280,7 +269,6 @@ fn invalid(message: String) -> Refusal {
 
 /// The upload's parts as a request; any problem with the form itself is a 400.
 fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
-    upload.check_fields(&FORM)?;
     // A file input left empty in a browser form sends a part with no bytes.
     let file = |name: &str| upload.files.get(name).filter(|saved| saved.bytes > 0);
     let data = file("data")

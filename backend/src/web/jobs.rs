@@ -153,28 +153,22 @@ async fn receive(
             ),
         )
     })?;
-    let upload = upload::save(multipart, state.jobs.new_upload_dir(), limit).await?;
-    let form = match form_of(&upload) {
-        Ok(form) => FitForm {
-            created_by: caller.author(),
-            ..form
-        },
-        Err(refusal) => {
-            upload.remove();
-            return Err(refusal);
-        }
+    // Dropping `upload` removes its files, on every path but a started job's.
+    let mut upload = upload::save(multipart, state.jobs.new_upload_dir(), limit, &FORM).await?;
+    let form = FitForm {
+        created_by: caller.author(),
+        ..form_of(&upload)
     };
     let dir = upload.dir.clone();
     // Reading the DAG and the CSV's header is file I/O: off the async threads.
     let prepared = tokio::task::spawn_blocking(move || jobs::prepare(form, &dir)).await;
     match prepared {
-        Ok(Ok(spec)) => Ok(state.jobs.start(spec)),
-        Ok(Err(error)) => {
-            upload.remove();
-            Err(error.into())
+        Ok(Ok(spec)) => {
+            upload.hand_over();
+            Ok(state.jobs.start(spec))
         }
+        Ok(Err(error)) => Err(error.into()),
         Err(e) => {
-            upload.remove();
             tracing::error!(cause = %e, "checking a fit request failed");
             Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -185,9 +179,8 @@ async fn receive(
     }
 }
 
-/// The upload's parts as a [`FitForm`].
-fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
-    upload.check_fields(&FORM)?;
+/// The upload's parts (checked against [`FORM`] by [`upload::save`]) as a [`FitForm`].
+fn form_of(upload: &upload::Upload) -> FitForm {
     let file = |name: &str, default: &str| {
         upload.files.get(name).and_then(|saved| {
             // A file input left empty in a browser form sends a part with no bytes.
@@ -202,7 +195,7 @@ fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
             })
         })
     };
-    Ok(FitForm {
+    FitForm {
         name: upload.field("name").map(str::to_string),
         data: file("data", "data.csv"),
         dag: file("dag", "dag.txt"),
@@ -213,7 +206,7 @@ fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
         drop_missing: upload.flag("drop_missing"),
         seed: upload.field("seed").map(str::to_string),
         created_by: None,
-    })
+    }
 }
 
 fn job_not_found(id: &str) -> Response {
@@ -327,17 +320,22 @@ async fn job_events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     let receiver = state.jobs.watch(&id).ok_or_else(|| job_not_found(&id))?;
-    // (receiver, whether an event was sent, whether the last one was final)
+    let shutdown = state.jobs.shutting_down();
+    // (receiver, shutdown, whether an event was sent, whether the last was final)
     let events = stream::unfold(
-        (receiver, false, false),
-        |(mut receiver, sent, ended)| async move {
+        (receiver, shutdown, false, false),
+        |(mut receiver, mut shutdown, sent, ended)| async move {
             if ended {
                 return None;
             }
-            // After the first event, wait for a change; a closed channel (the job
-            // was forgotten) ends the stream.
-            if sent && receiver.changed().await.is_err() {
-                return None;
+            // After the first event, wait for a change. A closed channel (the job
+            // was forgotten) or the server stopping ends the stream, so that an
+            // open job page never holds up a shutdown.
+            if sent {
+                tokio::select! {
+                    changed = receiver.changed() => changed.ok()?,
+                    _ = shutdown.wait_for(|stopping| *stopping) => return None,
+                }
             }
             let status = receiver.borrow_and_update().clone();
             let is_final = status.state.is_final();
@@ -345,7 +343,7 @@ async fn job_events(
                 .event("status")
                 .json_data(&status)
                 .unwrap_or_else(|_| Event::default().event("status").data("{}"));
-            Some((Ok(event), (receiver, true, is_final)))
+            Some((Ok(event), (receiver, shutdown, true, is_final)))
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
@@ -365,7 +363,7 @@ async fn job_events(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token is not an analyst's", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
-        (status = 409, description = "The job has already ended", body = ErrorBody),
+        (status = 409, description = "The job has already ended, or is saving its version (`job_finished`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -375,7 +373,7 @@ async fn cancel_job(_: Analyst, State(state): State<AppState>, Path(id): Path<St
         Err(error @ CancelError::NotFound(_)) => {
             error_body(StatusCode::NOT_FOUND, "not_found", &error.to_string())
         }
-        Err(error @ CancelError::Finished { .. }) => {
+        Err(error @ CancelError::TooLate { .. }) => {
             error_body(StatusCode::CONFLICT, "job_finished", &error.to_string())
         }
     }

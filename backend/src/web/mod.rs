@@ -2,8 +2,10 @@
 //! that tests drive in-process.
 //!
 //! It serves the web chat (`/`, [`chat`]), the model browser (`/models`,
-//! [`browse`]), health checks, the JSON API under
-//! `/api/v1/` ([`api`], and [`tokens`] for admins) and the Slack bot under
+//! [`browse`]), upload-and-fit (`/fit`, `/jobs/{id}`, [`jobs`]), health checks,
+//! the JSON API under `/api/v1/` (models and what-if in [`api`], fit jobs in
+//! [`jobs`], estimates in [`estimate`], tokens for admins in [`tokens`], all
+//! described by the OpenAPI document of [`openapi`]) and the Slack bot under
 //! `/slack/` ([`slack`]); every answer goes through the one [`Planner`].
 //! [`auth::authenticate`] stands in front of all of them: once any token exists,
 //! only the health checks, the login form and Slack (which checks its own
@@ -162,10 +164,15 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state, auth::authenticate))
 }
 
-/// Serves `app` on `listener` until Ctrl-C or SIGTERM.
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM; then fit jobs are cancelled
+/// and their event streams end, so that open connections finish.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let jobs = Arc::clone(&state.jobs);
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            jobs.shutdown();
+        })
         .await
 }
 

@@ -29,15 +29,27 @@ pub struct SavedFile {
     pub bytes: u64,
 }
 
-/// A whole multipart upload: files on disk, text fields in memory.
+/// A whole multipart upload: files on disk, text fields in memory. Its directory
+/// is removed when it is dropped, on every path (an error, a client that went away
+/// mid-request), unless [`Upload::hand_over`] gave the files to a job.
 #[derive(Debug)]
 pub struct Upload {
-    /// The directory the files are in; the caller removes it when done with them.
+    /// The directory the files are in.
     pub dir: PathBuf,
     /// File parts by field name.
     pub files: BTreeMap<String, SavedFile>,
     /// Text parts by field name (trimmed; an empty part counts as absent).
     pub fields: BTreeMap<String, String>,
+    /// Whether the directory now belongs to someone else (a fit job).
+    handed_over: bool,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            remove_dir(&self.dir);
+        }
+    }
 }
 
 impl Upload {
@@ -46,52 +58,27 @@ impl Upload {
         self.fields.get(name).map(String::as_str)
     }
 
-    /// Whether a check-box field is on (`on`, `true`, `1` or `yes`).
+    /// Whether a check-box field is on (`on`, `true`, `1` or `yes`; [`save`] refused
+    /// any other value than those and `off`, `false`, `0`, `no`).
     pub fn flag(&self, name: &str) -> bool {
         self.field(name)
-            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "true" | "1" | "yes"))
+            .is_some_and(|v| FLAG_ON.contains(&v.to_ascii_lowercase().as_str()))
     }
 
-    /// Refuses a field that `form` does not have (so that a misspelt one, `lever`,
-    /// is not silently ignored), text sent for a file and a file sent for text.
-    pub fn check_fields(&self, form: &[FormField]) -> Result<(), UploadError> {
-        let refuse = |message: String| Err(UploadError::Field(message));
-        let find = |name: &str| form.iter().find(|field| field.name == name);
-        for (name, is_file) in self
-            .files
-            .keys()
-            .map(|name| (name, true))
-            .chain(self.fields.keys().map(|name| (name, false)))
-        {
-            match find(name) {
-                None => {
-                    let names: Vec<&str> = form.iter().map(|field| field.name).collect();
-                    return refuse(format!(
-                        "unknown field `{name}`; the form's fields are {}",
-                        names.join(", ")
-                    ));
-                }
-                Some(field) if field.is_file() && !is_file => {
-                    return refuse(format!("field `{name}` must be an uploaded file"));
-                }
-                Some(field) if !field.is_file() && is_file => {
-                    return refuse(format!("field `{name}` must be text, not a file"));
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes the upload's files.
-    pub fn remove(&self) {
-        remove_dir(&self.dir);
+    /// Leaves the directory on disk when this is dropped: its new owner removes it.
+    pub fn hand_over(&mut self) {
+        self.handed_over = true;
     }
 }
 
-/// What a form field holds. Every kind but [`FieldKind::File`] arrives as text and
-/// is parsed by the handler; the kind tells [`Upload::check_fields`] which parts
-/// must be files and the OpenAPI document ([`form_schema`]) what to send.
+/// The words that turn a check box on, and off.
+const FLAG_ON: [&str; 4] = ["on", "true", "1", "yes"];
+const FLAG_OFF: [&str; 4] = ["off", "false", "0", "no"];
+
+/// What a form field holds. Every kind but [`FieldKind::File`] arrives as text; the
+/// kind tells [`save`] which parts must be files and which words a flag or a choice
+/// may be (numbers are parsed by the handler), and the OpenAPI document
+/// ([`form_schema`]) what to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
     /// An uploaded file.
@@ -102,7 +89,8 @@ pub enum FieldKind {
     Integer,
     /// A number.
     Number,
-    /// A check box: `on`, `true`, `1` or `yes` turn it on ([`Upload::flag`]).
+    /// A check box: `on`, `true`, `1` or `yes` turn it on, `off`, `false`, `0` or
+    /// `no` leave it off ([`Upload::flag`]); anything else is refused.
     Flag,
     /// One of these words.
     Choice(&'static [&'static str]),
@@ -223,7 +211,9 @@ pub fn mebibytes(limit: u64) -> String {
     }
 }
 
-/// Refuses a request whose declared length is over `limit`, before reading it.
+/// Refuses a request whose declared length is over `limit`, before reading it. The
+/// declared length includes the form's framing (a few hundred bytes), which the
+/// streamed count does not.
 pub fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), UploadError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -235,12 +225,17 @@ pub fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(), Uplo
     }
 }
 
-/// Reads every part of `multipart` into `dir` (created here, and removed again on
-/// any error), counting all bytes against `limit`.
+/// Reads every part of `multipart` into `dir` (created here), counting all bytes
+/// against `limit`. Each part is checked against `form` before it is read: a name
+/// the form does not have (so that a misspelt one, `lever`, is not silently
+/// ignored), a part sent twice, text sent for a file or a file for text, and a flag
+/// or choice with another value are refused at once. So an upload holds at most
+/// one part per field of the form. On any error the directory is removed.
 pub async fn save(
     mut multipart: Multipart,
     dir: PathBuf,
     limit: u64,
+    form: &[FormField],
 ) -> Result<Upload, UploadError> {
     tokio::fs::create_dir_all(&dir)
         .await
@@ -249,38 +244,70 @@ pub async fn save(
         dir,
         files: BTreeMap::new(),
         fields: BTreeMap::new(),
+        handed_over: false,
     };
     let mut total = 0u64;
-    let result = async {
-        while let Some(field) = multipart.next_field().await.map_err(malformed)? {
-            let name = field.name().unwrap_or_default().to_string();
-            if upload.files.contains_key(&name) || upload.fields.contains_key(&name) {
-                return Err(UploadError::Duplicate(name));
-            }
-            if field.file_name().is_some() {
+    while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if upload.files.contains_key(&name) || upload.fields.contains_key(&name) {
+            return Err(UploadError::Duplicate(name));
+        }
+        let Some(expected) = form.iter().find(|f| f.name == name) else {
+            let names: Vec<&str> = form.iter().map(|f| f.name).collect();
+            return Err(UploadError::Field(format!(
+                "unknown field `{name}`; the form's fields are {}",
+                names.join(", ")
+            )));
+        };
+        match (expected.is_file(), field.file_name().is_some()) {
+            (true, true) => {
                 let index = upload.files.len();
                 let saved = save_file(field, &upload.dir, index, &mut total, limit).await?;
                 upload.files.insert(name, saved);
-            } else {
+            }
+            (false, false) => {
                 let text = read_text(field, &name, &mut total, limit).await?;
+                check_value(expected, &text)?;
                 if !text.is_empty() {
                     upload.fields.insert(name, text);
                 }
             }
+            (true, false) => {
+                return Err(UploadError::Field(format!(
+                    "field `{name}` must be an uploaded file"
+                )))
+            }
+            (false, true) => {
+                return Err(UploadError::Field(format!(
+                    "field `{name}` must be text, not a file"
+                )))
+            }
         }
-        Ok(())
     }
-    .await;
-    match result {
-        Ok(()) => Ok(upload),
-        Err(error) => {
-            upload.remove();
-            Err(error)
-        }
+    Ok(upload)
+}
+
+/// Refuses a flag or a choice whose value is not one of its words.
+fn check_value(field: &FormField, text: &str) -> Result<(), UploadError> {
+    let word = text.to_ascii_lowercase();
+    let allowed: Vec<&str> = match field.kind {
+        FieldKind::Flag => FLAG_ON.iter().chain(&FLAG_OFF).copied().collect(),
+        FieldKind::Choice(words) => words.to_vec(),
+        _ => return Ok(()),
+    };
+    if text.is_empty() || allowed.contains(&word.as_str()) {
+        Ok(())
+    } else {
+        Err(UploadError::Field(format!(
+            "field `{}` cannot be `{text}`; send one of {}",
+            field.name,
+            allowed.join(", ")
+        )))
     }
 }
 
-/// A multipart error, with the body limit (should axum's own trip) as a 413.
+/// A multipart error. (The upload routes turn axum's own body limit off: the limit
+/// is counted here, so that going over it is a [`UploadError::TooLarge`].)
 fn malformed(error: MultipartError) -> UploadError {
     UploadError::Malformed(error.body_text())
 }
@@ -406,7 +433,7 @@ mod tests {
             ("levers", None, ""),
         ])
         .await;
-        let upload = save(form, upload_dir.clone(), 1024).await.unwrap();
+        let upload = save(form, upload_dir.clone(), 1024, &FORM).await.unwrap();
         let data = &upload.files["data"];
         assert_eq!(
             data.path,
@@ -423,8 +450,8 @@ mod tests {
             None,
             "an empty part counts as absent"
         );
-        upload.remove();
-        assert!(!upload_dir.exists());
+        drop(upload);
+        assert!(!upload_dir.exists(), "dropping an upload removes its files");
     }
 
     #[tokio::test]
@@ -433,7 +460,9 @@ mod tests {
         let upload_dir = dir.path().join("u2");
         let big = "x".repeat(5_000);
         let form = multipart(&[("name", None, "m"), ("data", Some("big.csv"), &big)]).await;
-        let error = save(form, upload_dir.clone(), 4_096).await.unwrap_err();
+        let error = save(form, upload_dir.clone(), 4_096, &FORM)
+            .await
+            .unwrap_err();
         assert!(
             matches!(error, UploadError::TooLarge { limit: 4_096 }),
             "{error}"
@@ -447,13 +476,13 @@ mod tests {
     async fn a_field_sent_twice_or_a_huge_text_part_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let twice = multipart(&[("name", None, "a"), ("name", None, "b")]).await;
-        let error = save(twice, dir.path().join("u3"), 1 << 20)
+        let error = save(twice, dir.path().join("u3"), 1 << 20, &FORM)
             .await
             .unwrap_err();
         assert_eq!(error.to_string(), "field `name` was sent twice");
         let long = "y".repeat(MAX_TEXT_BYTES + 1);
         let huge = multipart(&[("levers", None, &long)]).await;
-        let error = save(huge, dir.path().join("u4"), 1 << 20)
+        let error = save(huge, dir.path().join("u4"), 1 << 20, &FORM)
             .await
             .unwrap_err();
         assert!(
@@ -477,7 +506,7 @@ mod tests {
         assert!(check_declared_length(&HeaderMap::new(), 1).is_ok());
     }
 
-    const FORM: [FormField; 2] = [
+    const FORM: [FormField; 6] = [
         FormField {
             name: "data",
             kind: FieldKind::File,
@@ -485,50 +514,65 @@ mod tests {
             description: "a file",
         },
         FormField {
+            name: "dag",
+            kind: FieldKind::File,
+            required: false,
+            description: "another file",
+        },
+        FormField {
+            name: "name",
+            kind: FieldKind::Text,
+            required: false,
+            description: "text",
+        },
+        FormField {
+            name: "levers",
+            kind: FieldKind::Text,
+            required: false,
+            description: "a list",
+        },
+        FormField {
             name: "seed",
             kind: FieldKind::Integer,
             required: false,
             description: "a number",
         },
+        FormField {
+            name: "refute",
+            kind: FieldKind::Flag,
+            required: false,
+            description: "a check box",
+        },
     ];
 
-    fn upload(files: &[&str], fields: &[&str]) -> Upload {
-        let saved = |name: &&str| {
-            let file = SavedFile {
-                path: PathBuf::from(name),
-                file_name: None,
-                bytes: 1,
-            };
-            (name.to_string(), file)
-        };
-        Upload {
-            dir: PathBuf::from("unused"),
-            files: files.iter().map(saved).collect(),
-            fields: fields
-                .iter()
-                .map(|name| (name.to_string(), "1".to_string()))
-                .collect(),
-        }
+    /// What `save` says about the parts, each `(name, file name, content)`.
+    async fn refusal(parts: &[(&str, Option<&str>, &str)]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let upload_dir = dir.path().join("refused");
+        let error = save(multipart(parts).await, upload_dir.clone(), 1 << 20, &FORM)
+            .await
+            .unwrap_err();
+        assert!(!upload_dir.exists(), "a refused upload leaves nothing");
+        error.to_string()
     }
 
-    fn refusal(upload: &Upload) -> String {
-        upload.check_fields(&FORM).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn fields_are_checked_against_the_form() {
-        assert!(upload(&["data"], &["seed"]).check_fields(&FORM).is_ok());
+    #[tokio::test]
+    async fn each_part_is_checked_against_the_form_before_it_is_read() {
         assert_eq!(
-            refusal(&upload(&["data"], &["sed"])),
-            "unknown field `sed`; the form's fields are data, seed"
+            refusal(&[("data", Some("d.csv"), "a"), ("sed", None, "1")]).await,
+            "unknown field `sed`; the form's fields are data, dag, name, levers, seed, refute"
         );
         assert_eq!(
-            refusal(&upload(&[], &["data"])),
+            refusal(&[("data", None, "a")]).await,
             "field `data` must be an uploaded file"
         );
         assert_eq!(
-            refusal(&upload(&["seed"], &[])),
+            refusal(&[("seed", Some("s.txt"), "1")]).await,
             "field `seed` must be text, not a file"
+        );
+        assert_eq!(
+            refusal(&[("refute", None, "y")]).await,
+            "field `refute` cannot be `y`; send one of on, true, 1, yes, off, false, 0, no"
         );
     }
 
@@ -540,13 +584,32 @@ mod tests {
         assert_eq!(schema["required"], serde_json::json!(["data"]));
     }
 
-    #[test]
-    fn flags_take_the_usual_words_for_on() {
-        let mut form = upload(&[], &[]);
-        for (word, on) in [("on", true), ("TRUE", true), ("1", true), ("off", false)] {
-            form.fields.insert("refute".into(), word.into());
-            assert_eq!(form.flag("refute"), on, "{word}");
+    #[tokio::test]
+    async fn flags_take_the_usual_words_for_on_and_off() {
+        let dir = tempfile::tempdir().unwrap();
+        for (word, on) in [
+            ("on", true),
+            ("TRUE", true),
+            ("1", true),
+            ("off", false),
+            ("no", false),
+        ] {
+            let form = multipart(&[("refute", None, word)]).await;
+            let upload = save(form, dir.path().join(word), 1024, &FORM)
+                .await
+                .unwrap();
+            assert_eq!(upload.flag("refute"), on, "{word}");
         }
-        assert!(!upload(&[], &[]).flag("refute"));
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_upload_stays_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let upload_dir = dir.path().join("kept");
+        let form = multipart(&[("data", Some("d.csv"), "a,b\n")]).await;
+        let mut upload = save(form, upload_dir.clone(), 1024, &FORM).await.unwrap();
+        upload.hand_over();
+        drop(upload);
+        assert!(upload_dir.join("part0.csv").exists());
     }
 }
