@@ -270,7 +270,7 @@ fn bad_estimate_requests_are_refused_with_a_reason() {
         &post(Some(&analyst), &method),
         400,
         "invalid_request",
-        "unknown method `magic`",
+        "field `method` cannot be `magic`; send one of ols, ipw",
     );
     assert_refused(
         &post(Some(&analyst), &form("z->t, z->", "t")),

@@ -484,8 +484,8 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
     let data_dir = dir.join("store");
     let server = Server::start(&["--data-dir", data_dir.to_str().unwrap()]);
     let (csv, dag) = slow_chain(5_000, 10);
-    let start = |name: &str| {
-        let response = send(
+    let post = |name: &str| {
+        send(
             &server,
             "POST",
             "/api/v1/jobs",
@@ -498,7 +498,10 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
                 ("kpis", None, "v9"),
                 ("mechanism", None, "forest"),
             ],
-        );
+        )
+    };
+    let start = |name: &str| {
+        let response = post(name);
         assert_eq!(response.status, 202, "{}", response.body);
         response.json()["id"].as_str().unwrap().to_string()
     };
@@ -509,8 +512,13 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
         "queued",
         "one fit runs at a time"
     );
+    // The queue holds 8 jobs; the ninth waiting one is refused before its upload.
+    let more: Vec<String> = (1..8).map(|i| start(&format!("waiting{i}"))).collect();
+    let refused = post("one-too-many");
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["code"], "busy");
 
-    for id in [&queued, &running] {
+    for id in more.iter().chain([&queued, &running]) {
         let cancel = send(
             &server,
             "POST",
@@ -521,7 +529,7 @@ fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
         assert_eq!(cancel.status, 202, "{}", cancel.body);
         assert_eq!(cancel.json()["cancel_requested"], true);
     }
-    for id in [&running, &queued] {
+    for id in more.iter().chain([&running, &queued]) {
         let last = events(&server, id, None).pop().unwrap();
         assert_eq!(last["state"], "cancelled", "{last}");
         assert!(last["model_id"].is_null(), "{last}");

@@ -37,6 +37,10 @@ use crate::store::{validate_name, ModelStore, StoreError};
 /// Jobs kept for their status after they end; beyond it the oldest ended are dropped.
 const MAX_FINISHED_JOBS: usize = 200;
 
+/// Jobs that may wait for their turn; beyond it a new one is refused (each holds its
+/// upload on disk while it waits).
+pub const MAX_QUEUED_JOBS: usize = 8;
+
 /// Where a job's graph comes from.
 #[derive(Debug)]
 pub enum GraphSource {
@@ -169,7 +173,8 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
             ))
         })?,
     };
-    let header = csv_header(&data, &data_label)?;
+    let header = causeway_estimators::data::csv_header(&data, &data_label)
+        .map_err(|e| PrepareError::Invalid(e.to_string()))?;
     let graph = match (form.dag, form.discover) {
         (Some(_), true) => {
             return Err(invalid(
@@ -227,27 +232,6 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
         upload_dir: upload_dir.to_path_buf(),
         created_by: form.created_by,
     })
-}
-
-/// The CSV's column names (its first row).
-fn csv_header(path: &Path, label: &str) -> Result<Vec<String>, PrepareError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| PrepareError::Invalid(format!("{label}: {e}")))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| PrepareError::Invalid(format!("{label}: not a CSV file: {e}")))?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect();
-    if header.iter().all(String::is_empty) {
-        return Err(PrepareError::Invalid(format!(
-            "{label}: the file is empty; expected a header row of column names"
-        )));
-    }
-    Ok(header)
 }
 
 /// Every observed node must be a column, and the levers and KPIs must be nodes;
@@ -564,6 +548,17 @@ impl Jobs {
     fn job(&self, id: &str) -> Option<Arc<Job>> {
         let table = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         table.by_id.get(id).cloned()
+    }
+
+    /// Whether a new job can be queued: refused while [`MAX_QUEUED_JOBS`] wait.
+    pub fn has_room(&self) -> bool {
+        let table = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let queued = table
+            .by_id
+            .values()
+            .filter(|job| job.state() == JobState::Queued)
+            .count();
+        queued < MAX_QUEUED_JOBS
     }
 
     /// A job's status now.

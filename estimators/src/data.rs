@@ -122,42 +122,9 @@ impl Dataset {
             .has_headers(true)
             .flexible(true)
             .from_reader(text.as_bytes());
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| parse_error(1, None, e.to_string()))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        if header.iter().all(String::is_empty) {
-            return Err(parse_error(
-                1,
-                None,
-                "the file is empty; expected a header row of column names".into(),
-            ));
-        }
-        let mut seen = BTreeMap::new();
-        for (i, name) in header.iter().enumerate() {
-            if name.is_empty() {
-                return Err(parse_error(
-                    1,
-                    None,
-                    format!("column {} has no name", i + 1),
-                ));
-            }
-            if let Some(first) = seen.insert(name.as_str(), i) {
-                return Err(parse_error(
-                    1,
-                    Some(name),
-                    format!(
-                        "the name appears twice (columns {} and {})",
-                        first + 1,
-                        i + 1
-                    ),
-                ));
-            }
-        }
+        let header = checked_header(&mut reader, source)?;
         for name in options.types.keys() {
-            if !seen.contains_key(name.as_str()) {
+            if !header.contains(name) {
                 return Err(Error::unknown_variable(
                     name,
                     header.iter().map(String::as_str),
@@ -446,6 +413,68 @@ impl Dataset {
 
 /// Numbers → continuous, unless every value is a boolean code (→ binary); two
 /// distinct boolean-looking words → binary; anything else → categorical.
+/// The column names of the CSV file at `path` (its first row, nothing more is read),
+/// checked as [`Dataset::from_csv_path`] checks them; `source` names the file in
+/// errors. For refusing a file whose columns do not fit before reading all of it.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Parse`] for an empty file,
+/// a column without a name or a name that appears twice.
+pub fn csv_header(path: &Path, source: &str) -> Result<Vec<String>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(file);
+    checked_header(&mut reader, source)
+}
+
+/// The header row of `reader`, trimmed: refused when empty, when a column has no
+/// name, or when a name appears twice.
+fn checked_header<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    source: &str,
+) -> Result<Vec<String>> {
+    let parse_error = |column: Option<&str>, message: String| Error::Parse {
+        file: source.to_string(),
+        line: 1,
+        column: column.map(str::to_string),
+        message,
+    };
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| parse_error(None, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(parse_error(
+            None,
+            "the file is empty; expected a header row of column names".into(),
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for (i, name) in header.iter().enumerate() {
+        if name.is_empty() {
+            return Err(parse_error(None, format!("column {} has no name", i + 1)));
+        }
+        if let Some(first) = seen.insert(name.as_str(), i) {
+            return Err(parse_error(
+                Some(name),
+                format!(
+                    "the name appears twice (columns {} and {})",
+                    first + 1,
+                    i + 1
+                ),
+            ));
+        }
+    }
+    Ok(header)
+}
+
 fn infer_type<'a>(cells: impl Iterator<Item = &'a str> + Clone) -> ColumnType {
     if cells.clone().all(|c| boolean_code(c).is_some()) {
         ColumnType::Binary

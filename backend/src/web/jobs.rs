@@ -143,6 +143,17 @@ async fn receive(
 ) -> Result<JobStatus, Refusal> {
     let limit = state.max_upload_bytes;
     upload::check_declared_length(headers, limit)?;
+    // Checked before the upload is read: a full queue should not cost a transfer.
+    if !state.jobs.has_room() {
+        return Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!(
+                "{} fit jobs are already waiting; try again when one has started",
+                jobs::MAX_QUEUED_JOBS
+            ),
+        ));
+    }
     let multipart = multipart.map_err(|rejection| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -237,6 +248,7 @@ fn job_not_found(id: &str) -> Response {
         (status = 413, description = "The upload is over the limit", body = ErrorBody),
         (status = 422, description = "The DAG has a cycle, or does not match the data", body = ErrorBody),
         (status = 500, description = "The upload could not be saved", body = ErrorBody),
+        (status = 503, description = "Too many jobs are waiting (`busy`)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
