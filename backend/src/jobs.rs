@@ -89,16 +89,16 @@ pub struct FitForm {
     pub dag: Option<(PathBuf, String)>,
     /// `discover`: find the graph from the data instead.
     pub discover: bool,
-    /// `levers`, comma-separated.
-    pub levers: Option<String>,
-    /// `kpis`, comma-separated.
-    pub kpis: Option<String>,
+    /// `levers` (sent comma-separated).
+    pub levers: Vec<String>,
+    /// `kpis` (sent comma-separated).
+    pub kpis: Vec<String>,
     /// `mechanism`: linear (default), forest or auto.
     pub mechanism: Option<String>,
     /// `drop_missing`.
     pub drop_missing: bool,
     /// `seed`.
-    pub seed: Option<String>,
+    pub seed: Option<u64>,
     /// Who is asking (the version's author), from the request's token.
     pub created_by: Option<String>,
 }
@@ -144,16 +144,7 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
     let (data, data_label) = form
         .data
         .ok_or_else(|| invalid("upload the data as a CSV file (field `data`)"))?;
-    let list = |text: Option<String>| -> Vec<String> {
-        text.unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let levers = list(form.levers);
-    let kpis = list(form.kpis);
+    let (levers, kpis) = (form.levers, form.kpis);
     if levers.is_empty() || kpis.is_empty() {
         return Err(invalid(
             "name the levers and the KPIs (fields `levers` and `kpis`, comma-separated variable names)",
@@ -165,14 +156,7 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
             .parse::<MechanismChoice>()
             .map_err(|e| PrepareError::Invalid(format!("field `mechanism`: {e}")))?,
     };
-    let seed = match form.seed.as_deref() {
-        None => 0,
-        Some(text) => text.trim().parse::<u64>().map_err(|_| {
-            PrepareError::Invalid(format!(
-                "field `seed` must be a whole number from 0, not `{text}`"
-            ))
-        })?,
-    };
+    let seed = form.seed.unwrap_or(0);
     let header = causeway_estimators::data::csv_header(&data, &data_label)
         .map_err(|e| PrepareError::Invalid(e.to_string()))?;
     let graph = match (form.dag, form.discover) {

@@ -297,16 +297,6 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
     };
     let treatment = required("treatment", "treatment")?;
     let outcome = required("outcome", "outcome")?;
-    let list = |name: &str| -> Vec<String> {
-        upload
-            .field(name)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
     let mut request = EstimateRequest::new(&treatment, &outcome, Surface::Api);
     if let Some(text) = upload.field("method") {
         request.method = text
@@ -318,7 +308,7 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
             .parse::<Nuisance>()
             .map_err(|e| invalid(format!("field `nuisance`: {e}")))?;
     }
-    if let Some(folds) = whole_number(upload, "folds")? {
+    if let Some(folds) = upload.whole_number("folds")? {
         if folds > MAX_FOLDS as u64 {
             return Err(invalid(format!(
                 "field `folds` must be at most {MAX_FOLDS}, not {folds}"
@@ -326,7 +316,7 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
         }
         request.folds = folds as usize;
     }
-    if let Some(bootstrap) = whole_number(upload, "bootstrap")? {
+    if let Some(bootstrap) = upload.whole_number("bootstrap")? {
         if bootstrap > MAX_BOOTSTRAP as u64 {
             return Err(invalid(format!(
                 "field `bootstrap` must be at most {MAX_BOOTSTRAP}, not {bootstrap}"
@@ -334,7 +324,7 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
         }
         request.bootstrap = bootstrap as usize;
     }
-    if let Some(seed) = whole_number(upload, "seed")? {
+    if let Some(seed) = upload.whole_number("seed")? {
         request.seed = seed;
     }
     if let Some(text) = upload.field("trim") {
@@ -344,12 +334,12 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
             .filter(|t| t.is_finite())
             .ok_or_else(|| invalid(format!("field `trim` must be a number, not `{text}`")))?;
     }
-    request.adjust = upload.field("adjust").map(|_| list("adjust"));
-    request.instruments = list("instruments");
-    request.mediators = list("mediators");
+    request.adjust = upload.field("adjust").map(|_| upload.list("adjust"));
+    request.instruments = upload.list("instruments");
+    request.mediators = upload.list("mediators");
     request.time = upload.field("time").map(str::to_string);
     request.unit = upload.field("unit").map(str::to_string);
-    request.latent = list("latent");
+    request.latent = upload.list("latent");
     request.all_sets = upload.flag("all_sets");
     request.refute = upload.flag("refute");
     Ok(EstimateForm {
@@ -358,20 +348,6 @@ fn form_of(upload: &Upload) -> Result<EstimateForm, Refusal> {
         drop_missing: upload.flag("drop_missing"),
         request,
     })
-}
-
-/// A text field that must be a whole number from 0, if it was sent.
-fn whole_number(upload: &Upload, name: &str) -> Result<Option<u64>, Refusal> {
-    upload
-        .field(name)
-        .map(|text| {
-            text.parse::<u64>().map_err(|_| {
-                invalid(format!(
-                    "field `{name}` must be a whole number from 0, not `{text}`"
-                ))
-            })
-        })
-        .transpose()
 }
 
 /// The blocking part: reads the files, parses them and estimates.

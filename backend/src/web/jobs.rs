@@ -168,7 +168,7 @@ async fn receive(
     let mut upload = upload::save(multipart, state.jobs.new_upload_dir(), limit, &FORM).await?;
     let form = FitForm {
         created_by: caller.author(),
-        ..form_of(&upload)
+        ..form_of(&upload)?
     };
     let dir = upload.dir.clone();
     // Reading the DAG and the CSV's header is file I/O: off the async threads.
@@ -191,7 +191,7 @@ async fn receive(
 }
 
 /// The upload's parts (checked against [`FORM`] by [`upload::save`]) as a [`FitForm`].
-fn form_of(upload: &upload::Upload) -> FitForm {
+fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
     let file = |name: &str, default: &str| {
         upload.files.get(name).and_then(|saved| {
             // A file input left empty in a browser form sends a part with no bytes.
@@ -206,18 +206,18 @@ fn form_of(upload: &upload::Upload) -> FitForm {
             })
         })
     };
-    FitForm {
+    Ok(FitForm {
         name: upload.field("name").map(str::to_string),
         data: file("data", "data.csv"),
         dag: file("dag", "dag.txt"),
         discover: upload.flag("discover"),
-        levers: upload.field("levers").map(str::to_string),
-        kpis: upload.field("kpis").map(str::to_string),
+        levers: upload.list("levers"),
+        kpis: upload.list("kpis"),
         mechanism: upload.field("mechanism").map(str::to_string),
         drop_missing: upload.flag("drop_missing"),
-        seed: upload.field("seed").map(str::to_string),
+        seed: upload.whole_number("seed")?,
         created_by: None,
-    }
+    })
 }
 
 fn job_not_found(id: &str) -> Response {

@@ -65,6 +65,30 @@ impl Upload {
             .is_some_and(|v| FLAG_ON.contains(&v.to_ascii_lowercase().as_str()))
     }
 
+    /// A comma-separated text field as its items, trimmed; empty when absent.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.field(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A whole-number field (from 0), if it was sent.
+    pub fn whole_number(&self, name: &str) -> Result<Option<u64>, UploadError> {
+        self.field(name)
+            .map(|text| {
+                text.parse::<u64>().map_err(|_| {
+                    UploadError::Field(format!(
+                        "field `{name}` must be a whole number from 0, not `{text}`"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     /// Leaves the directory on disk when this is dropped: its new owner removes it.
     pub fn hand_over(&mut self) {
         self.handed_over = true;
