@@ -133,6 +133,11 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
         &[
             ("data", Some("sales.csv"), &csv),
             ("dag", Some("sales.dag"), "z -> x\nz -> y\nx -> y\n"),
+            (
+                "notes",
+                Some("notes.toml"),
+                "[x]\nlabel = \"price cut\"\naliases = [\"discount\", \"折扣\"]\nunit = \"USD\"\n",
+            ),
             ("name", None, "uplift"),
             ("levers", None, "x"),
             ("kpis", None, "y"),
@@ -188,6 +193,16 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
     assert!(low <= TRUE_EFFECT && TRUE_EFFECT <= high, "{low}..{high}");
     assert!((effect - TRUE_EFFECT).abs() < 0.1, "{effect}");
     assert_eq!(model["variables"].as_array().unwrap().len(), 3);
+    // The notes name the lever the way people do.
+    let lever = model["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "x")
+        .unwrap();
+    assert_eq!(lever["label"], "price cut", "{lever}");
+    assert_eq!(lever["aliases"], serde_json::json!(["discount", "折扣"]));
+    assert_eq!(lever["unit"], "USD");
 
     // The same request again is version 2; the uploads are gone once jobs end.
     let again = send(
@@ -221,7 +236,10 @@ fn an_uploaded_csv_and_dag_become_a_new_version_with_progress_streamed() {
         &form(&[
             ("model", "uplift@1"),
             ("conversation", ""),
-            ("question", "What happens to y if we raise x by 10%?"),
+            (
+                "question",
+                "If we raise the discount by 10%, what happens to y?",
+            ),
         ]),
     );
     assert_eq!(asked.status, 303, "{}", asked.body);
@@ -350,6 +368,23 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
         422,
         "data_mismatch",
         "hidden common cause",
+    );
+    // Notes for a variable the DAG does not have, with the nearest name.
+    expect(
+        fit(
+            a,
+            &[
+                ("data", Some("sales.csv"), &csv),
+                ("dag", Some("d.dag"), good_dag),
+                ("notes", Some("notes.toml"), "[xx]\nlabel = \"price\"\n"),
+                ("name", None, "m"),
+                ("levers", None, "x"),
+                ("kpis", None, "y"),
+            ],
+        ),
+        400,
+        "invalid_request",
+        "notes.toml: unknown variable `xx`; did you mean `x`?",
     );
     // A check box that is neither on nor off.
     expect(

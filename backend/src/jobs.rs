@@ -26,7 +26,7 @@ use causeway_estimators::discover::{discover_with_progress, Knowledge, PcParams}
 use causeway_estimators::graph::CausalGraph;
 use causeway_estimators::learners::forest::ForestParams;
 use causeway_estimators::progress::Progress;
-use causeway_estimators::scm::document::sha256_hex;
+use causeway_estimators::scm::document::{sha256_hex, VariableNotes};
 use causeway_estimators::scm::{FitOptions, MechanismChoice, StructuralModel};
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
@@ -76,6 +76,8 @@ pub struct FitSpec {
     pub upload_dir: PathBuf,
     /// Who started the job, recorded as the version's author.
     pub created_by: Option<String>,
+    /// What people call the variables ([`crate::notes`]).
+    pub notes: BTreeMap<String, VariableNotes>,
 }
 
 /// What a person asked for, before checking (the API's and the page's form fields).
@@ -87,6 +89,8 @@ pub struct FitForm {
     pub data: Option<(PathBuf, String)>,
     /// The uploaded DAG (`dag`): its path and the name that picks its format.
     pub dag: Option<(PathBuf, String)>,
+    /// The uploaded notes (`notes`): what people call the variables.
+    pub notes: Option<(PathBuf, String)>,
     /// `discover`: find the graph from the data instead.
     pub discover: bool,
     /// `levers` (sent comma-separated).
@@ -203,6 +207,20 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
             GraphSource::Given(graph)
         }
     };
+    // Notes name variables of the DAG, or, before discovery, columns of the data.
+    let notes = match &form.notes {
+        None => BTreeMap::new(),
+        Some((path, file_name)) => {
+            let text = std::fs::read_to_string(path).map_err(|_| {
+                PrepareError::Invalid(format!("{file_name}: the notes are not UTF-8 text"))
+            })?;
+            let variables: Vec<&str> = match &graph {
+                GraphSource::Given(graph) => graph.node_names().collect(),
+                GraphSource::Discover => header.iter().map(String::as_str).collect(),
+            };
+            crate::notes::parse(&text, file_name, &variables).map_err(PrepareError::Invalid)?
+        }
+    };
     Ok(FitSpec {
         name,
         data,
@@ -215,6 +233,7 @@ pub fn prepare(form: FitForm, upload_dir: &Path) -> Result<FitSpec, PrepareError
         seed,
         upload_dir: upload_dir.to_path_buf(),
         created_by: form.created_by,
+        notes,
     })
 }
 
@@ -690,12 +709,8 @@ fn fit(
         }
     };
     let model = StructuralModel::fit_with_progress(&data, graph, &options, &progress)?;
-    let (mut document, mechanisms) = model.to_document(
-        &spec.name,
-        &BTreeMap::new(),
-        &sha256_hex(&bytes),
-        &now_rfc3339(),
-    )?;
+    let (mut document, mechanisms) =
+        model.to_document(&spec.name, &spec.notes, &sha256_hex(&bytes), &now_rfc3339())?;
     document.created_by = spec.created_by.clone();
     Ok((document, mechanisms))
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod estimation;
 pub mod jobs;
 pub mod llm;
+pub mod notes;
 pub mod planner;
 pub mod store;
 pub mod web;

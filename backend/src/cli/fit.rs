@@ -194,17 +194,8 @@ pub fn run(args: &FitArgs, settings: &Settings) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// One variable's entry in a `--notes` file.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoteEntry {
-    label: Option<String>,
-    #[serde(default)]
-    aliases: Vec<String>,
-    unit: Option<String>,
-}
-
-/// Reads a `--notes` file; every table must name a variable of the graph.
+/// Reads a `--notes` file ([`crate::notes`]); every table must name a variable of
+/// the graph.
 fn read_notes(
     path: &std::path::Path,
     graph: &CausalGraph,
@@ -213,28 +204,8 @@ fn read_notes(
         path: path.to_path_buf(),
         source,
     })?;
-    let entries: BTreeMap<String, NoteEntry> = toml::from_str(&text).map_err(|e| {
-        CommandError::Usage(format!(
-            "{}: {}",
-            path.display(),
-            e.to_string().trim().replace('\n', " ")
-        ))
-    })?;
-    let mut notes = BTreeMap::new();
-    for (name, entry) in entries {
-        if !graph.contains(&name) {
-            return Err(Error::unknown_variable(&name, graph.node_names()).into());
-        }
-        notes.insert(
-            name,
-            VariableNotes {
-                label: entry.label,
-                aliases: entry.aliases,
-                unit: entry.unit,
-            },
-        );
-    }
-    Ok(notes)
+    let variables: Vec<&str> = graph.node_names().collect();
+    crate::notes::parse(&text, &path.display().to_string(), &variables).map_err(CommandError::Usage)
 }
 
 fn write_text(

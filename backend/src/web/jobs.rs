@@ -34,7 +34,7 @@ use crate::auth::Role;
 use crate::jobs::{self, CancelError, FitForm, JobStatus, PrepareError};
 
 /// The fit form's fields: files first, then text.
-pub const FORM: [FormField; 9] = [
+pub const FORM: [FormField; 10] = [
     FormField {
         name: "data",
         kind: FieldKind::File,
@@ -46,6 +46,12 @@ pub const FORM: [FormField; 9] = [
         kind: FieldKind::File,
         required: false,
         description: "The causal DAG: GraphML (.graphml), DOT (.dot, .gv) or an edge list (any other file name), picked by the file name. Either this or `discover`.",
+    },
+    FormField {
+        name: "notes",
+        kind: FieldKind::File,
+        required: false,
+        description: "What people call the variables, as for `causeway fit --notes`: TOML with one table per variable, e.g. `[tv_spend]` `label = \"TV advertising\"` `aliases = [\"TV ads\", \"電視廣告\"]` `unit = \"USD\"`. The chat finds variables by these names.",
     },
     FormField {
         name: "name",
@@ -210,6 +216,7 @@ fn form_of(upload: &upload::Upload) -> Result<FitForm, Refusal> {
         name: upload.field("name").map(str::to_string),
         data: file("data", "data.csv"),
         dag: file("dag", "dag.txt"),
+        notes: file("notes", "notes.toml"),
         discover: upload.flag("discover"),
         levers: upload.list("levers"),
         kpis: upload.list("kpis"),
