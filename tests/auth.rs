@@ -3,7 +3,9 @@
 //! role's; the open mode without tokens; the login form's cookie; revoking; and
 //! tokens managed by an admin over the API.
 
-use crate::helpers::{causeway, form, http_request_with_headers, scratch_dir, Response, Server};
+use crate::helpers::{
+    causeway, form, http_request_with_headers, request_with_token, scratch_dir, Server,
+};
 use crate::web_chat::fit_retail;
 
 const FIXTURE: &str = "estimators/tests/fixtures/retail-networkx.graphml";
@@ -26,22 +28,6 @@ fn import_as(data_dir: &str, name: &str) {
 fn fixture() -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE))
         .expect("fixture")
-}
-
-/// One request with an optional bearer token.
-fn request(
-    server: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<(&str, &str)>,
-) -> Response {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = bearer
-        .as_deref()
-        .map(|b| vec![("Authorization", b)])
-        .unwrap_or_default();
-    http_request_with_headers(&server.address, method, path, &headers, body)
 }
 
 /// One route of the authorisation table: method, path, body (content type, text)
@@ -168,7 +154,7 @@ fn each_route_needs_its_role() {
     ];
     for (method, path, body, expected) in &table {
         for ((who, token), status) in credentials.iter().zip(expected) {
-            let response = request(&server, method, path, *token, *body);
+            let response = request_with_token(&server, method, path, *token, *body);
             assert_eq!(
                 response.status, *status,
                 "{method} {path} with {who}: {}",
@@ -216,7 +202,7 @@ fn each_route_needs_its_role() {
     // Each analyst and admin import made one version; no one else's did.
     let (status, body) = server.get("/healthz");
     assert_eq!(status, 200, "{body}");
-    let listed = request(&server, "GET", "/api/v1/models", Some(&viewer), None).json();
+    let listed = request_with_token(&server, "GET", "/api/v1/models", Some(&viewer), None).json();
     let uploaded = listed
         .as_array()
         .unwrap()
@@ -227,7 +213,7 @@ fn each_route_needs_its_role() {
 
     // DELETE: the others fail on copy@1, then the analyst deletes it and the admin copy@2.
     for (who, token) in &credentials[..3] {
-        let response = request(&server, "DELETE", "/api/v1/models/copy@1", *token, None);
+        let response = request_with_token(&server, "DELETE", "/api/v1/models/copy@1", *token, None);
         let expected = if *who == "viewer" { 403 } else { 401 };
         assert_eq!(
             response.status, expected,
@@ -235,7 +221,7 @@ fn each_route_needs_its_role() {
             response.body
         );
     }
-    let deleted = request(
+    let deleted = request_with_token(
         &server,
         "DELETE",
         "/api/v1/models/copy@1",
@@ -243,7 +229,7 @@ fn each_route_needs_its_role() {
         None,
     );
     assert_eq!(deleted.status, 204, "{}", deleted.body);
-    let deleted = request(
+    let deleted = request_with_token(
         &server,
         "DELETE",
         "/api/v1/models/copy@2",
@@ -251,7 +237,7 @@ fn each_route_needs_its_role() {
         None,
     );
     assert_eq!(deleted.status, 204, "{}", deleted.body);
-    let gone = request(&server, "GET", "/api/v1/models/copy@1", Some(&viewer), None);
+    let gone = request_with_token(&server, "GET", "/api/v1/models/copy@1", Some(&viewer), None);
     assert_eq!(gone.status, 404, "{}", gone.body);
 }
 
@@ -263,7 +249,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
     let server = Server::start(&["--data-dir", &data_dir]);
     let graphml = fixture();
 
-    let created = request(
+    let created = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -277,7 +263,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
     assert_eq!(created.header("location"), Some("/api/v1/models/shop@1"));
 
     // Out again: a GraphML document that reads back as the stored model.
-    let out = request(
+    let out = request_with_token(
         &server,
         "GET",
         "/api/v1/models/shop@1/graphml",
@@ -290,7 +276,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
         .unwrap()
         .starts_with("application/graphml+xml"));
     assert!(out.body.contains("<graphml") && out.body.contains(r#"<node id="tv_spend">"#));
-    let again = request(
+    let again = request_with_token(
         &server,
         "POST",
         "/api/v1/models/shop",
@@ -300,7 +286,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
     assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(again.json()["model_id"], "shop@2");
 
-    let bad = request(
+    let bad = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -322,7 +308,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
         "</graph>",
         r#"<edge source="returns" target="tv_spend"/></graph>"#,
     );
-    let refused = request(
+    let refused = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -339,7 +325,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
         "{message}"
     );
 
-    let empty = request(
+    let empty = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -347,7 +333,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
         Some(("application/graphml+xml", "")),
     );
     assert_eq!(empty.status, 400, "{}", empty.body);
-    let bad_name = request(
+    let bad_name = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop@3",
@@ -355,7 +341,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
         Some(("application/graphml+xml", &graphml)),
     );
     assert_eq!(bad_name.status, 400, "{}", bad_name.body);
-    let no_version = request(
+    let no_version = request_with_token(
         &server,
         "DELETE",
         "/api/v1/models/shop",
@@ -364,7 +350,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
     );
     assert_eq!(no_version.status, 400, "{}", no_version.body);
     assert!(no_version.body.contains("shop@N"), "{}", no_version.body);
-    let missing = request(
+    let missing = request_with_token(
         &server,
         "DELETE",
         "/api/v1/models/shop@9",
@@ -379,7 +365,7 @@ fn graphml_goes_in_and_out_and_bad_documents_are_refused() {
     assert!(too_large.contains("too_large"), "{too_large}");
 
     // Versions that failed took no number: the next one is 3.
-    let next = request(
+    let next = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -421,7 +407,7 @@ fn without_tokens_everything_is_open_and_the_page_says_so() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("open: no tokens configured"), "{page}");
     assert!(!page.contains("Sign out"));
-    let created = request(
+    let created = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/open",
@@ -429,7 +415,7 @@ fn without_tokens_everything_is_open_and_the_page_says_so() {
         Some(("application/graphml+xml", &fixture())),
     );
     assert_eq!(created.status, 201, "{}", created.body);
-    let deleted = request(&server, "DELETE", "/api/v1/models/open@1", None, None);
+    let deleted = request_with_token(&server, "DELETE", "/api/v1/models/open@1", None, None);
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     let (status, login) = server.get("/login");
     assert_eq!(status, 200);
@@ -557,7 +543,7 @@ fn a_revoked_token_fails_from_the_next_request() {
     let analyst = create_token(&data_dir, "analyst");
     let viewer = create_token(&data_dir, "viewer");
     let server = Server::start(&["--data-dir", &data_dir]);
-    let ok = request(&server, "GET", "/api/v1/models", Some(&analyst), None);
+    let ok = request_with_token(&server, "GET", "/api/v1/models", Some(&analyst), None);
     assert_eq!(ok.status, 200, "{}", ok.body);
 
     // The token commands work while the server runs (the store's file is locked;
@@ -572,9 +558,9 @@ fn a_revoked_token_fails_from_the_next_request() {
 
     let revoked = causeway(&["--data-dir", &data_dir, "token", "revoke", id]);
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
-    let refused = request(&server, "GET", "/api/v1/models", Some(&analyst), None);
+    let refused = request_with_token(&server, "GET", "/api/v1/models", Some(&analyst), None);
     assert_eq!(refused.status, 401, "{}", refused.body);
-    let still = request(&server, "GET", "/api/v1/models", Some(&viewer), None);
+    let still = request_with_token(&server, "GET", "/api/v1/models", Some(&viewer), None);
     assert_eq!(still.status, 200, "{}", still.body);
 
     let unknown = causeway(&["--data-dir", &data_dir, "token", "revoke", id]);
@@ -603,7 +589,7 @@ fn a_revoked_token_fails_from_the_next_request() {
         "{}",
         revoked.stderr
     );
-    let open = request(&server, "GET", "/api/v1/models", None, None);
+    let open = request_with_token(&server, "GET", "/api/v1/models", None, None);
     assert_eq!(open.status, 200, "{}", open.body);
 }
 
@@ -630,7 +616,7 @@ fn an_admin_manages_tokens_over_the_api() {
     let admin = create_token(&data_dir, "admin");
     let server = Server::start(&["--data-dir", &data_dir]);
     let create = |body: &str| {
-        request(
+        request_with_token(
             &server,
             "POST",
             "/api/v1/tokens",
@@ -639,7 +625,7 @@ fn an_admin_manages_tokens_over_the_api() {
         )
     };
 
-    let listed = request(&server, "GET", "/api/v1/tokens", Some(&admin), None);
+    let listed = request_with_token(&server, "GET", "/api/v1/tokens", Some(&admin), None);
     assert_eq!(listed.status, 200, "{}", listed.body);
     assert_eq!(listed.json().as_array().unwrap().len(), 1);
     assert_eq!(listed.json()[0]["role"], "admin");
@@ -658,7 +644,7 @@ fn an_admin_manages_tokens_over_the_api() {
     let id = created["id"].as_str().unwrap().to_string();
 
     // Lists, over the API and on the command line, never show secrets or hashes.
-    let listed = request(&server, "GET", "/api/v1/tokens", Some(&admin), None);
+    let listed = request_with_token(&server, "GET", "/api/v1/tokens", Some(&admin), None);
     let entries = listed.json();
     assert_eq!(entries.as_array().unwrap().len(), 2, "{}", listed.body);
     assert_eq!(entries[1]["id"], id.as_str());
@@ -672,7 +658,7 @@ fn an_admin_manages_tokens_over_the_api() {
     assert!(cli.stdout.contains(&id), "{}", cli.stdout);
 
     // The analyst token works at once: it imports a model, and may not manage tokens.
-    let imported = request(
+    let imported = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -680,7 +666,7 @@ fn an_admin_manages_tokens_over_the_api() {
         Some(("application/graphml+xml", &fixture())),
     );
     assert_eq!(imported.status, 201, "{}", imported.body);
-    let refused = request(&server, "GET", "/api/v1/tokens", Some(&analyst), None);
+    let refused = request_with_token(&server, "GET", "/api/v1/tokens", Some(&analyst), None);
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(
         refused.json()["error"]["message"]
@@ -693,11 +679,11 @@ fn an_admin_manages_tokens_over_the_api() {
 
     // Revoked, it fails from the next request.
     let path = format!("/api/v1/tokens/{id}");
-    let revoked = request(&server, "DELETE", &path, Some(&admin), None);
+    let revoked = request_with_token(&server, "DELETE", &path, Some(&admin), None);
     assert_eq!(revoked.status, 204, "{}", revoked.body);
-    let read = request(&server, "GET", "/api/v1/models", Some(&analyst), None);
+    let read = request_with_token(&server, "GET", "/api/v1/models", Some(&analyst), None);
     assert_eq!(read.status, 401, "{}", read.body);
-    let import = request(
+    let import = request_with_token(
         &server,
         "PUT",
         "/api/v1/models/shop",
@@ -705,7 +691,7 @@ fn an_admin_manages_tokens_over_the_api() {
         Some(("application/graphml+xml", &fixture())),
     );
     assert_eq!(import.status, 401, "{}", import.body);
-    let again = request(&server, "DELETE", &path, Some(&admin), None);
+    let again = request_with_token(&server, "DELETE", &path, Some(&admin), None);
     assert_eq!(again.status, 404, "{}", again.body);
     assert_eq!(again.json()["error"]["code"], "not_found");
 
@@ -731,7 +717,7 @@ fn an_admin_manages_tokens_over_the_api() {
         assert_eq!(bad.status, 400, "{body}: {}", bad.body);
         assert_eq!(bad.json()["error"]["code"], "invalid_request", "{body}");
     }
-    let count = request(&server, "GET", "/api/v1/tokens", Some(&admin), None).json();
+    let count = request_with_token(&server, "GET", "/api/v1/tokens", Some(&admin), None).json();
     assert_eq!(
         count.as_array().unwrap().len(),
         1,
@@ -747,7 +733,7 @@ fn an_admin_manages_tokens_over_the_api() {
     assert_eq!(unwritable.status, 503, "{}", unwritable.body);
     assert_eq!(unwritable.json()["error"]["code"], "unavailable");
     let admin_id = count[0]["id"].as_str().unwrap();
-    let unrevoked = request(
+    let unrevoked = request_with_token(
         &server,
         "DELETE",
         &format!("/api/v1/tokens/{admin_id}"),
@@ -756,7 +742,7 @@ fn an_admin_manages_tokens_over_the_api() {
     );
     assert_eq!(unrevoked.status, 503, "{}", unrevoked.body);
     std::fs::remove_dir(&blocker).unwrap();
-    let listed = request(&server, "GET", "/api/v1/tokens", Some(&admin), None);
+    let listed = request_with_token(&server, "GET", "/api/v1/tokens", Some(&admin), None);
     assert_eq!(
         listed.json().as_array().unwrap().len(),
         1,

@@ -352,6 +352,23 @@ pub fn http_request_with_headers(
     }
 }
 
+/// One request to `server` with an optional bearer token (none: no
+/// `Authorization` header) and an optional `(content type, body)`.
+pub fn request_with_token(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> Response {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| vec![("Authorization", b)])
+        .unwrap_or_default();
+    http_request_with_headers(&server.address, method, path, &headers, body)
+}
+
 /// An HTTP response as the tests read it.
 pub struct Response {
     /// Status code.

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::auth::create_token;
 use crate::helpers::{
-    causeway, http_request_with_headers, multipart, scratch_dir, write_file, Response, Server,
+    causeway, http_request_with_headers, multipart, request_with_token, scratch_dir, write_file,
+    Response, Server,
 };
 
 /// The truth: y = 2·t + 3·z + ε, with z a confounder (z → t, z → y).
@@ -36,16 +37,11 @@ fn post_estimate(
     parts: &[(&str, Option<&str>, &str)],
 ) -> Response {
     let (content_type, body) = multipart(parts);
-    let authorization = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = authorization
-        .iter()
-        .map(|value| ("Authorization", value.as_str()))
-        .collect();
-    http_request_with_headers(
-        &server.address,
+    request_with_token(
+        server,
         "POST",
         "/api/v1/estimate",
-        &headers,
+        token,
         Some((&content_type, &body)),
     )
 }

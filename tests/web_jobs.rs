@@ -7,8 +7,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
+use crate::auth::create_token;
 use crate::helpers::{
-    causeway, form, http_request_with_headers, multipart, scratch_dir, write_file, Response, Server,
+    causeway, form, http_request_with_headers, multipart, request_with_token, scratch_dir,
+    write_file, Response, Server,
 };
 
 /// The true direct effect of `x` on `y` in [`confounded`].
@@ -61,22 +63,11 @@ fn send(
     token: Option<&str>,
     parts: &[(&str, Option<&str>, &str)],
 ) -> Response {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = bearer
-        .as_deref()
-        .map(|b| vec![("Authorization", b)])
-        .unwrap_or_default();
     if parts.is_empty() {
-        return http_request_with_headers(&server.address, method, path, &headers, None);
+        return request_with_token(server, method, path, token, None);
     }
     let (content_type, body) = multipart(parts);
-    http_request_with_headers(
-        &server.address,
-        method,
-        path,
-        &headers,
-        Some((&content_type, &body)),
-    )
+    request_with_token(server, method, path, token, Some((&content_type, &body)))
 }
 
 /// The `status` events of a job's stream, read until the stream ends.
@@ -274,8 +265,8 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
     let data_dir = dir.join("store");
     let data_dir_arg = data_dir.to_string_lossy().into_owned();
     let config = write_file(&dir, "causeway.toml", "max_upload_mb = 0.05\n");
-    let analyst = token(&data_dir_arg, "analyst");
-    let viewer = token(&data_dir_arg, "viewer");
+    let analyst = create_token(&data_dir_arg, "analyst");
+    let viewer = create_token(&data_dir_arg, "viewer");
     let server = Server::start(&["--config", &config, "--data-dir", &data_dir_arg]);
     let csv = confounded(300, 2);
     let good_dag = "z -> x\nz -> y\nx -> y\n";
@@ -506,13 +497,6 @@ fn bad_uploads_are_refused_with_a_reason_and_leave_nothing() {
     assert_eq!(uploads_left(&data_dir), Vec::<String>::new());
 }
 
-/// `causeway token create --role ROLE`: the printed token.
-fn token(data_dir: &str, role: &str) -> String {
-    let run = causeway(&["--data-dir", data_dir, "token", "create", "--role", role]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    run.stdout.trim().to_string()
-}
-
 #[test]
 fn a_cancelled_job_saves_nothing_and_a_queued_one_never_starts() {
     let dir = scratch_dir("jobs_cancel");
@@ -609,7 +593,7 @@ fn the_fit_pages_work_without_javascript_and_need_an_analyst() {
     ]);
     assert_eq!(named.code, 0, "{}", named.stderr);
     let analyst = named.stdout.trim().to_string();
-    let viewer = token(&data_dir_arg, "viewer");
+    let viewer = create_token(&data_dir_arg, "viewer");
     let server = Server::start(&["--data-dir", &data_dir_arg]);
     let csv = confounded(500, 4);
     let parts = |dag: &'static str| -> Vec<(&str, Option<&str>, &str)> {
