@@ -413,7 +413,7 @@ impl Jobs {
         let uploads = data_dir.join("uploads");
         if uploads.exists() {
             tracing::info!(dir = %uploads.display(), "removing uploads of earlier runs");
-            crate::web::upload::remove_dir(&uploads);
+            remove_upload_dir(&uploads);
         }
         Jobs {
             store,
@@ -465,7 +465,7 @@ impl Jobs {
                     "the job stopped unexpectedly; see the server log".into(),
                 ))
             });
-            crate::web::upload::remove_dir(&upload_dir);
+            remove_upload_dir(&upload_dir);
             job.update(|status| {
                 match ended {
                     Ok(model_id) => {
@@ -646,6 +646,41 @@ impl From<causeway_estimators::Error> for JobEnd {
     }
 }
 
+/// Shows a computation's steps in its job's status, and stops the computation at its
+/// next step once a cancel is asked for.
+struct JobProgress<'a> {
+    job: &'a Job,
+    /// Put before each stage's name.
+    prefix: &'static str,
+    /// Steps the job has after the computation's own.
+    steps_after: usize,
+}
+
+impl Progress for JobProgress<'_> {
+    fn step(&self, stage: &str, done: usize, total: usize) -> causeway_estimators::Result<()> {
+        self.job.update(|status| {
+            status.stage = format!("{}{stage}", self.prefix);
+            status.done = done;
+            status.total = total + self.steps_after;
+        });
+        if self.job.cancel_requested() {
+            Err(causeway_estimators::Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Removes an upload directory; a failure is logged, as the files are only
+/// leftovers by then.
+pub fn remove_upload_dir(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove an upload");
+        }
+    }
+}
+
 /// The blocking part of a job: read, discover if asked, fit, and write the document.
 fn fit(
     job: &Job,
@@ -660,8 +695,7 @@ fn fit(
         ..LoadOptions::default()
     };
     let data = Dataset::from_csv_str(text, &spec.data_label, &options)?;
-    let cancelled = || job.cancel_requested();
-    if cancelled() {
+    if job.cancel_requested() {
         return Err(JobEnd::Cancelled);
     }
     let discovered;
@@ -669,17 +703,10 @@ fn fit(
         GraphSource::Given(graph) => graph,
         GraphSource::Discover => {
             job.update(|status| status.stage = "discovering the graph (PC)".into());
-            let progress = |stage: &str, done: usize, total: usize| {
-                job.update(|status| {
-                    status.stage = format!("discovering the graph (PC): {stage}");
-                    status.done = done;
-                    status.total = total;
-                });
-                if cancelled() {
-                    Err(causeway_estimators::Error::Cancelled)
-                } else {
-                    Ok(())
-                }
+            let progress = JobProgress {
+                job,
+                prefix: "discovering the graph (PC): ",
+                steps_after: 0,
             };
             discovered = discovered_dag(&data, &progress)?;
             &discovered
@@ -696,17 +723,11 @@ fn fit(
         kpis: spec.kpis.clone(),
         ..FitOptions::default()
     };
-    let progress = |stage: &str, done: usize, total: usize| {
-        job.update(|status| {
-            status.stage = stage.to_string();
-            status.done = done;
-            status.total = total + 1;
-        });
-        if cancelled() {
-            Err(causeway_estimators::Error::Cancelled)
-        } else {
-            Ok(())
-        }
+    // One step more than the fit's own: saving, so the bar is full only once saved.
+    let progress = JobProgress {
+        job,
+        prefix: "",
+        steps_after: 1,
     };
     let model = StructuralModel::fit_with_progress(&data, graph, &options, &progress)?;
     let (mut document, mechanisms) =

@@ -15,6 +15,8 @@ use axum::extract::Multipart;
 use axum::http::{header, HeaderMap, StatusCode};
 use tokio::io::AsyncWriteExt;
 
+use crate::jobs::remove_upload_dir;
+
 /// The largest text part accepted (a list of variable names, a model name).
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 
@@ -47,7 +49,7 @@ pub struct Upload {
 impl Drop for Upload {
     fn drop(&mut self) {
         if !self.handed_over {
-            remove_dir(&self.dir);
+            remove_upload_dir(&self.dir);
         }
     }
 }
@@ -397,16 +399,6 @@ async fn read_text(
     String::from_utf8(text)
         .map(|t| t.trim().to_string())
         .map_err(|_| UploadError::BadText(name.to_string()))
-}
-
-/// Removes an upload directory; a failure is logged, as the files are only
-/// leftovers by then.
-pub fn remove_dir(dir: &Path) {
-    if let Err(e) = std::fs::remove_dir_all(dir) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not remove an upload");
-        }
-    }
 }
 
 #[cfg(test)]
